@@ -1,0 +1,268 @@
+//! Logging in and staying logged in: password checks under rate limits, server-side browser
+//! sessions (new secret at every login, idle and absolute timeouts), CSRF tokens derived from
+//! the session, and API bearer tokens that live one hour.
+//!
+//! Secrets are handed to the client once and stored only as their SHA-256.
+
+use std::time::Duration;
+
+use super::throttle::FailureOutcome;
+use super::{account_key, event, security_event, App, Client};
+use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, Username};
+use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
+
+/// A signed-in browser session, as a request sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub username: Username,
+    /// SHA-256 of the cookie secret: the session's key in the store.
+    pub hash: [u8; 32],
+    pub handle: u128,
+    /// The token every state-changing form must carry.
+    pub csrf: String,
+}
+
+/// A session or token as listed on the account page.
+#[derive(Debug, Clone)]
+pub struct CredentialInfo {
+    pub handle: u128,
+    pub created_at: Timestamp,
+    /// Sessions: last seen; tokens: expiry.
+    pub last_seen_or_expiry: Timestamp,
+    pub ip: String,
+    pub user_agent: String,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl App {
+    /// Checks a username and password under the rate limits. Unknown users cost the same
+    /// hashing time as known ones, and both get the same refusal.
+    pub fn check_password(&self, username: &str, password: &str, client: &Client) -> Result<(Username, UserRecord)> {
+        let lowered = username.trim().to_ascii_lowercase();
+        let keys = [client.ip_key(), account_key(&lowered)];
+        self.throttle.attempt(&keys)?;
+        let found = match Username::parse(&lowered) {
+            Ok(name) => self.store.read(|rx| rx.user(&name))?.map(|record| (name, record)),
+            Err(_) => None,
+        };
+        let verified = match &found {
+            Some((_, record)) => self.hasher.verify(password, &record.password_phc),
+            None => {
+                self.verify_decoy(password);
+                false
+            }
+        };
+        match found {
+            Some((name, record)) if verified => {
+                if record.locked {
+                    return Err(Error::AccountLocked);
+                }
+                self.throttle.success(&account_key(name.as_str()));
+                Ok((name, record))
+            }
+            _ => {
+                let mut events = vec![security_event(event::LOGIN_FAILED, Some(&lowered), Some(client.ip), "")];
+                for outcome in self.throttle.failure(&keys) {
+                    if let FailureOutcome::Locked { key, seconds } = outcome {
+                        events.push(security_event(event::LOCKOUT, Some(&lowered), Some(client.ip), format!("key={key} seconds={seconds}")));
+                    }
+                }
+                self.store.write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
+                Err(Error::Unauthenticated)
+            }
+        }
+    }
+
+    /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it).
+    /// Returns the cookie secret and the session.
+    pub fn login(&self, username: &str, password: &str, client: &Client, previous: Option<&str>) -> Result<(String, Session)> {
+        let (username, _) = self.check_password(username, password, client)?;
+        let secret = new_secret()?;
+        let hash = sha256(secret.as_bytes());
+        let now = Timestamp::now().0;
+        let record = SessionRecord {
+            username: username.as_str().to_string(),
+            handle: random_u128()?,
+            created_at: now,
+            last_seen: now,
+            ip: client.ip.to_string(),
+            user_agent: client.user_agent.chars().take(200).collect(),
+        };
+        let previous_hash = previous.map(|p| sha256(p.as_bytes()));
+        let session = Session { username: username.clone(), hash, handle: record.handle, csrf: self.csrf_for(&hash) };
+        let event = security_event(event::LOGIN, Some(username.as_str()), Some(client.ip), "");
+        self.store.write(move |tx| {
+            if let Some(old) = previous_hash {
+                tx.remove_credential::<SessionRecord>(&old)?;
+            }
+            tx.put_credential(&hash, &record)?;
+            tx.record_event(&event)
+        })?;
+        Ok((secret, session))
+    }
+
+    /// The CSRF token of a session: an HMAC of its hash, so nothing more is stored.
+    pub fn csrf_for(&self, session_hash: &[u8; 32]) -> String {
+        hex::encode(&self.key.mac("csrf", session_hash)[..20])
+    }
+
+    pub fn csrf_ok(&self, session: &Session, presented: &str) -> bool {
+        ct_eq(session.csrf.as_bytes(), presented.as_bytes())
+    }
+
+    /// The session behind a cookie secret, if it is live; refreshes `last_seen` now and then.
+    pub fn session(&self, secret: &str) -> Result<Option<Session>> {
+        let hash = sha256(secret.as_bytes());
+        let Some(record) = self.store.read(|rx| rx.credential::<SessionRecord>(&hash))? else {
+            return Ok(None);
+        };
+        let now = Timestamp::now().0;
+        let idle = now - record.last_seen > secs(self.settings.session_idle);
+        let too_old = now - record.created_at > secs(self.settings.session_absolute);
+        if idle || too_old {
+            self.store.write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))?;
+            return Ok(None);
+        }
+        let Ok(username) = Username::parse(&record.username) else {
+            return Ok(None);
+        };
+        if now - record.last_seen >= secs(self.settings.touch_interval) {
+            self.store.write(move |tx| {
+                // The session may have been ended since it was read: never bring it back.
+                if let Some(mut current) = tx.credential::<SessionRecord>(&hash)? {
+                    current.last_seen = now;
+                    tx.put_credential(&hash, &current)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Some(Session { username, hash, handle: record.handle, csrf: self.csrf_for(&hash) }))
+    }
+
+    pub fn logout(&self, session: &Session) -> Result<()> {
+        let hash = session.hash;
+        self.store.write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))
+    }
+
+    /// The user's sessions, newest first, marking the one of this request.
+    pub fn sessions_of(&self, session: &Session) -> Result<Vec<CredentialInfo>> {
+        let found = self.store.read(|rx| rx.credentials_of::<SessionRecord>(session.username.as_str()))?;
+        let mut list: Vec<CredentialInfo> = found
+            .into_iter()
+            .map(|(hash, r)| CredentialInfo {
+                handle: r.handle,
+                created_at: Timestamp(r.created_at),
+                last_seen_or_expiry: Timestamp(r.last_seen),
+                ip: r.ip,
+                user_agent: r.user_agent,
+                current: hash == session.hash,
+            })
+            .collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+        Ok(list)
+    }
+
+    /// Ends one of the user's own sessions by handle; NotFound if it is not theirs.
+    pub fn end_session(&self, username: &Username, handle: u128) -> Result<()> {
+        let user = username.as_str().to_string();
+        self.store.write(move |tx| {
+            if tx.remove_credential_by_handle::<SessionRecord>(&user, handle)? { Ok(()) } else { Err(Error::NotFound) }
+        })
+    }
+
+    /// Ends every session of the user but `keep`.
+    pub fn end_other_sessions(&self, session: &Session) -> Result<u64> {
+        let user = session.username.as_str().to_string();
+        let keep = session.hash;
+        self.store.write(move |tx| tx.remove_credentials_of::<SessionRecord>(&user, Some(&keep)))
+    }
+
+    /// Creates an API token after a password check (HTTP Basic); returns it and its expiry.
+    pub fn create_token(&self, username: &str, password: &str, client: &Client) -> Result<(String, Timestamp)> {
+        let (username, _) = self.check_password(username, password, client)?;
+        self.issue_token(&username, client)
+    }
+
+    /// Creates an API token for an already signed-in user (the account page).
+    pub fn issue_token(&self, username: &Username, client: &Client) -> Result<(String, Timestamp)> {
+        let secret = new_secret()?;
+        let hash = sha256(secret.as_bytes());
+        let now = Timestamp::now().0;
+        let expires_at = now + secs(self.settings.token_ttl);
+        let record = TokenRecord { username: username.as_str().to_string(), handle: random_u128()?, created_at: now, expires_at };
+        let event = security_event(event::TOKEN_CREATED, Some(username.as_str()), Some(client.ip), "");
+        self.store.write(move |tx| {
+            tx.put_credential(&hash, &record)?;
+            tx.record_event(&event)
+        })?;
+        Ok((secret, Timestamp(expires_at)))
+    }
+
+    /// The user behind a bearer token, if it is live. Returns the token's hash too, for revoking.
+    pub fn token_user(&self, token: &str) -> Result<Option<(Username, [u8; 32])>> {
+        let hash = sha256(token.as_bytes());
+        let Some(record) = self.store.read(|rx| rx.credential::<TokenRecord>(&hash))? else {
+            return Ok(None);
+        };
+        if Timestamp::now().0 >= record.expires_at {
+            return Ok(None);
+        }
+        Ok(Username::parse(&record.username).ok().map(|u| (u, hash)))
+    }
+
+    pub fn revoke_token(&self, username: &Username, hash: [u8; 32], client: &Client) -> Result<()> {
+        let event = security_event(event::TOKEN_REVOKED, Some(username.as_str()), Some(client.ip), "");
+        self.store.write(move |tx| {
+            tx.remove_credential::<TokenRecord>(&hash)?;
+            tx.record_event(&event)
+        })
+    }
+
+    pub fn revoke_token_by_handle(&self, username: &Username, handle: u128, client: &Client) -> Result<()> {
+        let user = username.as_str().to_string();
+        let event = security_event(event::TOKEN_REVOKED, Some(username.as_str()), Some(client.ip), "");
+        self.store.write(move |tx| {
+            if !tx.remove_credential_by_handle::<TokenRecord>(&user, handle)? {
+                return Err(Error::NotFound);
+            }
+            tx.record_event(&event)
+        })
+    }
+
+    /// The user's live API tokens.
+    pub fn tokens_of(&self, username: &Username) -> Result<Vec<CredentialInfo>> {
+        let now = Timestamp::now().0;
+        let found = self.store.read(|rx| rx.credentials_of::<TokenRecord>(username.as_str()))?;
+        Ok(found
+            .into_iter()
+            .filter(|(_, r)| r.expires_at > now)
+            .map(|(_, r)| CredentialInfo {
+                handle: r.handle,
+                created_at: Timestamp(r.created_at),
+                last_seen_or_expiry: Timestamp(r.expires_at),
+                ip: String::new(),
+                user_agent: String::new(),
+                current: false,
+            })
+            .collect())
+    }
+
+    /// Ends expired sessions and tokens (housekeeping).
+    pub fn purge_expired(&self) -> Result<u64> {
+        let now = Timestamp::now().0;
+        let idle = secs(self.settings.session_idle);
+        let absolute = secs(self.settings.session_absolute);
+        self.store.write(move |tx| {
+            let sessions = tx.purge_credentials::<SessionRecord>(|r| now - r.last_seen > idle || now - r.created_at > absolute)?;
+            let tokens = tx.purge_credentials::<TokenRecord>(|r| now >= r.expires_at)?;
+            Ok(sessions + tokens)
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! Messages: send, list a mailbox page, poll for new arrivals, read (marking read), delete.
+//!
+//! Titles and bodies are sealed here, before the write transaction, with the message id and
+//! both participants as associated data; they are opened here after a read. A message someone
+//! may not see is `NotFound`, exactly like one that does not exist.
+
+use super::{event, security_event, App, Client};
+use crate::crypto::{message_aad, random_u128};
+use crate::error::{Error, Result};
+use crate::model::{Body, Invalid, Mailbox, MessageId, Timestamp, Title, Username, SYSTEM_SENDER};
+use crate::store::messages::MailboxEntry;
+use crate::store::records::Sealed;
+use crate::store::Tx;
+
+/// A message as a member sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub from: String,
+    pub to: String,
+    pub title: String,
+    /// Left out of listings.
+    pub body: Option<String>,
+    pub sent_at: Timestamp,
+    pub read: bool,
+}
+
+/// One page of a mailbox, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub messages: Vec<MessageView>,
+    /// Pass as `before` to get the next (older) page; `None` at the end.
+    pub next_cursor: Option<u64>,
+    /// The newest message of this mailbox at the time of the call (0 when empty).
+    pub cursor: u64,
+}
+
+/// What arrived after a cursor, oldest first, and the new position.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    pub messages: Vec<MessageView>,
+    pub cursor: u64,
+}
+
+/// A sealed message ready to be stored inside a write transaction.
+pub struct NewMessage {
+    id: u128,
+    from: String,
+    to: String,
+    sent_at: i64,
+    title: Sealed,
+    body: Vec<u8>,
+    in_sent: bool,
+}
+
+impl NewMessage {
+    /// Stores it; the recipient must exist. Returns its seq.
+    pub fn insert(self, tx: &Tx<'_>) -> Result<u64> {
+        if !tx.user_exists(&self.to)? {
+            return Err(Error::Invalid(vec![Invalid::new("to", "no member has this username")]));
+        }
+        tx.insert_message(self.id, &self.from, &self.to, self.sent_at, self.title, &self.body, self.in_sent)
+    }
+}
+
+pub const MAX_PAGE: usize = 100;
+
+impl App {
+    fn seal_message(&self, from: &str, to: &str, title: &str, body: &str, in_sent: bool) -> Result<NewMessage> {
+        let id = random_u128()?;
+        Ok(NewMessage {
+            id,
+            from: from.to_string(),
+            to: to.to_string(),
+            sent_at: Timestamp::now().0,
+            title: Sealed(self.key.seal(title.as_bytes(), &message_aad(id, from, to, "title"))?),
+            body: self.key.seal(body.as_bytes(), &message_aad(id, from, to, "body"))?,
+            in_sent,
+        })
+    }
+
+    /// Seals a message between existing members without field checks (generated demo data).
+    pub(super) fn seal_message_for_admin(&self, from: &str, to: &str, title: &str, body: &str) -> Result<NewMessage> {
+        self.seal_message(from, to, title, body, true)
+    }
+
+    /// Sends a message; all field problems are reported together.
+    pub fn send(&self, from: &Username, to: &str, title: &str, body: &str) -> Result<MessageView> {
+        let mut problems = Vec::new();
+        let to = Username::parse(to).map_err(|e| problems.push(Invalid::new("to", e.message))).ok();
+        let title = Title::parse(title).map_err(|e| problems.push(e)).ok();
+        let body = Body::parse(body).map_err(|e| problems.push(e)).ok();
+        let (Some(to), Some(title), Some(body)) = (to, title, body) else {
+            return Err(Error::Invalid(problems));
+        };
+        let message = self.seal_message(from.as_str(), to.as_str(), title.as_str(), body.as_str(), true)?;
+        let view = MessageView {
+            id: MessageId(message.id),
+            from: from.to_string(),
+            to: to.to_string(),
+            title: title.as_str().to_string(),
+            body: Some(body.as_str().to_string()),
+            sent_at: Timestamp(message.sent_at),
+            read: false,
+        };
+        self.store.write(move |tx| message.insert(tx))?;
+        Ok(view)
+    }
+
+    /// The notice a user finds in their inbox after a password reset.
+    pub(super) fn reset_notice(&self, user: &Username, client: &Client) -> Result<NewMessage> {
+        let when = Timestamp::now().rfc3339();
+        let body = format!(
+            "Your password was reset with your security question at {when} from the address {}. All your sessions and API tokens were ended. If this was not you, tell the operator of this server at once.",
+            client.ip
+        );
+        self.seal_message(SYSTEM_SENDER, user.as_str(), "Your password was reset", &body, false)
+    }
+
+    fn open_entry(&self, entry: MailboxEntry) -> Result<MessageView> {
+        let record = entry.record;
+        let title = self.key.open_text(&record.title.0, &message_aad(entry.id, &record.from, &record.to, "title"))?;
+        Ok(MessageView {
+            id: MessageId(entry.id),
+            from: record.from,
+            to: record.to,
+            title,
+            body: None,
+            sent_at: Timestamp(record.sent_at),
+            read: entry.read,
+        })
+    }
+
+    /// A page of a mailbox, newest first, older than `before` when given.
+    pub fn mailbox(&self, user: &Username, mailbox: Mailbox, before: Option<u64>, limit: usize) -> Result<Page> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let (entries, more, cursor) = self.store.read(|rx| {
+            let (entries, more) = rx.mailbox_page(user.as_str(), mailbox, before, limit)?;
+            Ok((entries, more, rx.newest_seq(user.as_str(), mailbox)?))
+        })?;
+        let next_cursor = if more { entries.last().map(|e| e.record.seq) } else { None };
+        let messages = entries.into_iter().map(|e| self.open_entry(e)).collect::<Result<Vec<_>>>()?;
+        Ok(Page { messages, next_cursor, cursor })
+    }
+
+    /// What arrived after `since`, oldest first (at most `limit`), and the new cursor.
+    pub fn poll(&self, user: &Username, mailbox: Mailbox, since: u64, limit: usize) -> Result<Poll> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let entries = self.store.read(|rx| rx.mailbox_since(user.as_str(), mailbox, since, limit))?;
+        let cursor = entries.last().map_or(since, |e| e.record.seq);
+        let messages = entries.into_iter().map(|e| self.open_entry(e)).collect::<Result<Vec<_>>>()?;
+        Ok(Poll { messages, cursor })
+    }
+
+    pub fn unread_count(&self, user: &Username) -> Result<u64> {
+        self.store.read(|rx| rx.unread_count(user.as_str()))
+    }
+
+    /// One message with its body; reading it as its recipient marks it read.
+    pub fn read_message(&self, user: &Username, id: MessageId) -> Result<MessageView> {
+        let stored = self.store.read(|rx| rx.message_for(user.as_str(), id.0))?.ok_or(Error::NotFound)?;
+        let record = &stored.record;
+        let title = self.key.open_text(&record.title.0, &message_aad(id.0, &record.from, &record.to, "title"))?;
+        let body = self.key.open_text(&stored.body, &message_aad(id.0, &record.from, &record.to, "body"))?;
+        let was_read = stored.read;
+        if !was_read {
+            let reader = user.as_str().to_string();
+            self.store.write(move |tx| tx.mark_read(&reader, id.0))?;
+        }
+        Ok(MessageView {
+            id,
+            from: record.from.clone(),
+            to: record.to.clone(),
+            title,
+            body: Some(body),
+            sent_at: Timestamp(record.sent_at),
+            read: true,
+        })
+    }
+
+    /// Removes a message from the user's own mailbox and logs the deletion.
+    pub fn delete_message(&self, user: &Username, id: MessageId, client: &Client) -> Result<()> {
+        let deleter = user.as_str().to_string();
+        let ip = client.ip;
+        self.store.write(move |tx| {
+            if !tx.delete_message_for(&deleter, id.0, Timestamp::now().0)? {
+                return Err(Error::NotFound);
+            }
+            tx.record_event(&security_event(event::MESSAGE_DELETED, Some(&deleter), Some(ip), format!("message={id}")))
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! Use cases: register, log in, send, read, delete, reset, sessions, tokens, and the operator's
+//! commands. Domain values in, domain values out.
+//!
+//! No HTTP and no HTML here: `http` decodes a request, calls one function of this module and
+//! encodes the answer. IO goes only through `store` (and the crypto key held in [`App`]).
+
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod mail;
+pub mod password;
+pub mod throttle;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::crypto::{DataKey, PasswordHasher};
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, Username};
+use crate::store::records::EventRecord;
+use crate::store::Store;
+
+/// Durations and sizes the use cases obey; filled from `Config`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub token_ttl: Duration,
+    /// Only write a session's `last_seen` when it is older than this, so reading pages does not
+    /// cost a disk commit per request.
+    pub touch_interval: Duration,
+    pub max_public_key_bytes: usize,
+    pub throttle: throttle::ThrottleSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 60 * 60),
+            token_ttl: Duration::from_secs(60 * 60),
+            touch_interval: Duration::from_secs(60),
+            max_public_key_bytes: 8 * 1024,
+            throttle: throttle::ThrottleSettings::default(),
+        }
+    }
+}
+
+/// Who is asking, as far as rate limits and the security log care.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: IpAddr,
+    pub user_agent: String,
+}
+
+impl Client {
+    pub fn ip_key(&self) -> String {
+        format!("ip:{}", self.ip)
+    }
+}
+
+pub fn account_key(username: &str) -> String {
+    format!("account:{username}")
+}
+
+/// Everything a use case needs, built once at start and shared by all request threads.
+pub struct App {
+    pub store: Store,
+    pub key: DataKey,
+    pub hasher: PasswordHasher,
+    pub throttle: throttle::Throttle,
+    pub settings: Settings,
+    /// A hash of a random secret, verified against when a user does not exist so that the
+    /// answer takes as long as for a real user.
+    decoy_phc: String,
+}
+
+impl App {
+    pub fn new(store: Store, key: DataKey, hasher: PasswordHasher, settings: Settings) -> Result<Self> {
+        let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
+        let throttle = throttle::Throttle::new(settings.throttle.clone());
+        Ok(App { store, key, hasher, throttle, settings, decoy_phc })
+    }
+
+    /// Spends the time of one password check, for a user who does not exist.
+    fn verify_decoy(&self, secret: &str) {
+        let _ = self.hasher.verify(secret, &self.decoy_phc);
+    }
+}
+
+/// The security events the log and `messages audit` know.
+pub mod event {
+    pub const LOGIN_FAILED: &str = "login_failed";
+    pub const LOGIN: &str = "login";
+    pub const LOCKOUT: &str = "lockout";
+    pub const REGISTERED: &str = "registered";
+    pub const REGISTER_FAILED: &str = "register_failed";
+    pub const RESET: &str = "password_reset";
+    pub const RESET_FAILED: &str = "reset_failed";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const QUESTION_CHANGED: &str = "question_changed";
+    pub const TOKEN_CREATED: &str = "token_created";
+    pub const TOKEN_REVOKED: &str = "token_revoked";
+    pub const MESSAGE_DELETED: &str = "message_deleted";
+    pub const PIN_CHANGED: &str = "pin_changed";
+    pub const USER_LOCKED: &str = "user_locked";
+    pub const USER_UNLOCKED: &str = "user_unlocked";
+    pub const USER_DELETED: &str = "user_deleted";
+    pub const OPERATOR_RESET: &str = "operator_password_reset";
+    pub const KEY_ROTATED: &str = "key_rotated";
+}
+
+/// Builds an event record (written by the caller inside its own transaction) and logs it.
+pub fn security_event(kind: &str, username: Option<&str>, ip: Option<IpAddr>, detail: impl Into<String>) -> EventRecord {
+    let record = EventRecord {
+        at: Timestamp::now().0,
+        kind: kind.to_string(),
+        username: username.map(str::to_string),
+        ip: ip.map(|ip| ip.to_string()),
+        detail: detail.into(),
+    };
+    tracing::warn!(
+        target: "security",
+        "security event={} user={} ip={} {}",
+        record.kind,
+        escape_for_log(record.username.as_deref().unwrap_or("-")),
+        record.ip.as_deref().unwrap_or("-"),
+        escape_for_log(&record.detail)
+    );
+    record
+}
+
+/// Escapes control characters (and spaces) so user input cannot forge or split a log line.
+pub fn escape_for_log(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().take(200) {
+        if c == ' ' {
+            out.push_str("\\x20");
+        } else if c.is_control() || c == '\\' || c == '"' || c == '=' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses a username from a form or API field into the domain type, or a field error.
+pub fn username(input: &str) -> Result<Username> {
+    Username::parse(input).map_err(Error::from)
+}

@@ -1,0 +1,91 @@
+//! The `meta` table: schema version, counters that order records, and the registration PIN
+//! (as a scrypt hash for the gate and sealed for the password policy's context).
+
+use redb::ReadableTable;
+
+use super::tables::META;
+use super::{Rx, Tx};
+use crate::error::{Error, Result};
+
+pub const SCHEMA_KEY: &str = "schema_version";
+pub const NEXT_SEQ: &str = "next_seq";
+pub const NEXT_DELETED: &str = "next_deleted";
+pub const NEXT_EVENT: &str = "next_event";
+pub const PIN_PHC: &str = "pin_phc";
+pub const PIN_SEALED: &str = "pin_sealed";
+
+fn decode_u64(bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| Error::Storage("malformed counter in meta".into()))?;
+    Ok(u64::from_le_bytes(array))
+}
+
+pub fn schema_version(tx: &Tx<'_>) -> Result<Option<u64>> {
+    let table = tx.txn.open_table(META)?;
+    let value = table.get(SCHEMA_KEY)?;
+    value.map(|v| decode_u64(v.value())).transpose()
+}
+
+pub fn schema_version_read(rx: &Rx) -> Result<Option<u64>> {
+    let table = match rx.txn.open_table(META) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let value = table.get(SCHEMA_KEY)?;
+    value.map(|v| decode_u64(v.value())).transpose()
+}
+
+pub fn set_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
+    let mut table = tx.txn.open_table(META)?;
+    table.insert(key, value.to_le_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Returns the next number of a counter and advances it (numbers start at 1).
+pub fn next(tx: &Tx<'_>, key: &str) -> Result<u64> {
+    let mut table = tx.txn.open_table(META)?;
+    let current = match table.get(key)? {
+        Some(v) => decode_u64(v.value())?,
+        None => 1,
+    };
+    table.insert(key, (current + 1).to_le_bytes().as_slice())?;
+    Ok(current)
+}
+
+pub fn get_bytes(rx: &Rx, key: &str) -> Result<Option<Vec<u8>>> {
+    let table = rx.txn.open_table(META)?;
+    let value = table.get(key)?;
+    Ok(value.map(|v| v.value().to_vec()))
+}
+
+pub fn set_bytes(tx: &Tx<'_>, key: &str, value: &[u8]) -> Result<()> {
+    let mut table = tx.txn.open_table(META)?;
+    table.insert(key, value)?;
+    Ok(())
+}
+
+/// The stored PIN: its PHC hash and its sealed form, if a PIN was set.
+pub struct StoredPin {
+    pub phc: String,
+    pub sealed: Vec<u8>,
+}
+
+pub fn pin(rx: &Rx) -> Result<Option<StoredPin>> {
+    let phc = get_bytes(rx, PIN_PHC)?;
+    let sealed = get_bytes(rx, PIN_SEALED)?;
+    match (phc, sealed) {
+        (Some(phc), Some(sealed)) => Ok(Some(StoredPin {
+            phc: String::from_utf8(phc).map_err(|_| Error::Storage("malformed PIN hash".into()))?,
+            sealed,
+        })),
+        _ => Ok(None),
+    }
+}
+
+pub fn set_pin(tx: &Tx<'_>, phc: &str, sealed: &[u8]) -> Result<()> {
+    set_bytes(tx, PIN_PHC, phc.as_bytes())?;
+    set_bytes(tx, PIN_SEALED, sealed)
+}
+
+/// Associated data for the sealed PIN.
+pub const PIN_AAD: &[u8] = b"registration-pin\0";

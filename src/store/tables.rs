@@ -1,0 +1,43 @@
+//! Every redb table of the database, in one place: the schema.
+//!
+//! Values named `*Record` are postcard-encoded structs from `store::records`. Keys that name a
+//! user are the lower-cased username. Changing a definition here means a new schema version
+//! and a migration in `store::migrate`.
+
+use redb::TableDefinition;
+
+/// `schema_version`, counters (`next_seq`, `next_deleted`, `next_event`), the PIN.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// username -> UserRecord
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// usernames of deleted accounts, never handed out again -> deleted_at
+pub const RETIRED: TableDefinition<&str, i64> = TableDefinition::new("retired_usernames");
+/// username -> opaque public key bytes published by an end-to-end client
+pub const PUBLIC_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("public_keys");
+
+/// message id -> MessageRecord (everything but the body)
+pub const MESSAGES: TableDefinition<u128, &[u8]> = TableDefinition::new("messages");
+/// message id -> sealed body
+pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
+/// (recipient, seq) -> (message id, read)
+pub const INBOX: TableDefinition<(&str, u64), (u128, bool)> = TableDefinition::new("inbox");
+/// (sender, seq) -> message id
+pub const SENT: TableDefinition<(&str, u64), u128> = TableDefinition::new("sent");
+/// recipient -> number of unread messages in the inbox
+pub const UNREAD: TableDefinition<&str, u64> = TableDefinition::new("unread");
+
+/// deletion number -> DeletedRecord (still sealed)
+pub const DELETED: TableDefinition<u64, &[u8]> = TableDefinition::new("deleted_log");
+
+/// SHA-256 of the session secret -> SessionRecord
+pub const SESSIONS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("sessions");
+/// (username, session handle) -> SHA-256 of the secret
+pub const USER_SESSIONS: TableDefinition<(&str, u128), [u8; 32]> = TableDefinition::new("user_sessions");
+/// SHA-256 of the API token -> TokenRecord
+pub const TOKENS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("tokens");
+/// (username, token handle) -> SHA-256 of the token
+pub const USER_TOKENS: TableDefinition<(&str, u128), [u8; 32]> = TableDefinition::new("user_tokens");
+
+/// event number -> EventRecord (security events: logins, resets, lockouts, deletions)
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
