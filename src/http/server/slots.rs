@@ -1,0 +1,149 @@
+//! Counting bounds of the connection layer: open-connection slots (total and per client IP)
+//! and the handler permits that cap how many `Service::handle` calls run at once.
+//!
+//! Both are a `Mutex` + `Condvar` with RAII guards, so a slot or permit is given back on every
+//! path out of a connection thread, unwinding included. A poisoned mutex is recovered (the
+//! counters stay consistent because no code panics while holding the lock). Nothing here does
+//! IO or knows about HTTP.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+struct SlotsInner {
+    max_total: usize,
+    max_per_ip: usize,
+    counts: Mutex<Counts>,
+    emptied: Condvar,
+}
+
+/// Open-connection bookkeeping shared by the acceptor and the connection threads.
+pub(crate) struct ConnectionSlots {
+    inner: Arc<SlotsInner>,
+}
+
+/// One open connection; dropping it frees the slot.
+pub(crate) struct Slot {
+    inner: Arc<SlotsInner>,
+    ip: IpAddr,
+}
+
+impl ConnectionSlots {
+    pub fn new(max_total: usize, max_per_ip: usize) -> Self {
+        ConnectionSlots {
+            inner: Arc::new(SlotsInner {
+                max_total,
+                max_per_ip,
+                counts: Mutex::new(Counts::default()),
+                emptied: Condvar::new(),
+            }),
+        }
+    }
+
+    /// A slot for a new connection from `ip`, or None when either bound is reached.
+    pub fn try_acquire(&self, ip: IpAddr) -> Option<Slot> {
+        let mut counts = lock(&self.inner.counts);
+        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+        if counts.total >= self.inner.max_total || from_ip >= self.inner.max_per_ip {
+            return None;
+        }
+        counts.total += 1;
+        counts.per_ip.insert(ip, from_ip + 1);
+        Some(Slot {
+            inner: Arc::clone(&self.inner),
+            ip,
+        })
+    }
+
+    /// Waits until every slot is freed or `deadline` passes; returns how many are still open.
+    pub fn wait_until_empty(&self, deadline: Instant) -> usize {
+        let mut counts = lock(&self.inner.counts);
+        loop {
+            let now = Instant::now();
+            if counts.total == 0 || now >= deadline {
+                return counts.total;
+            }
+            counts = match self.inner.emptied.wait_timeout(counts, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.inner.counts);
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                // Keeps the map as small as the set of connected clients.
+                counts.per_ip.remove(&self.ip);
+            }
+        }
+        if counts.total == 0 {
+            self.inner.emptied.notify_all();
+        }
+    }
+}
+
+/// A counting semaphore bounding concurrent handler calls.
+pub(crate) struct HandlerPermits {
+    available: Mutex<usize>,
+    released: Condvar,
+}
+
+/// The right to run one handler; dropping it gives the permit back.
+pub(crate) struct Permit<'a> {
+    permits: &'a HandlerPermits,
+}
+
+impl HandlerPermits {
+    pub fn new(n: usize) -> Self {
+        HandlerPermits {
+            available: Mutex::new(n),
+            released: Condvar::new(),
+        }
+    }
+
+    /// Waits up to `patience` for a permit; None means the server is saturated.
+    pub fn acquire(&self, patience: Duration) -> Option<Permit<'_>> {
+        let deadline = Instant::now() + patience;
+        let mut available = lock(&self.available);
+        loop {
+            if *available > 0 {
+                *available -= 1;
+                return Some(Permit { permits: self });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            available = match self.released.wait_timeout(available, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *lock(&self.permits.available) += 1;
+        self.permits.released.notify_one();
+    }
+}

@@ -1,0 +1,159 @@
+//! The byte stream under one connection: a `TcpStream` whose reads obey a total deadline
+//! (`SO_RCVTIMEO` re-armed to the time left before every read), optionally wrapped in a rustls
+//! server session.
+//!
+//! This is where "a byte every 100 ms" stops working: per-read timeouts would let a trickler
+//! live forever, a deadline does not. It knows nothing about HTTP and must not buffer
+//! application bytes itself (parse.rs owns the buffer and its limits).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use rustls::{ServerConnection, StreamOwned};
+
+/// A `TcpStream` whose reads fail with `TimedOut` once `deadline` has passed.
+pub(crate) struct DeadlineStream {
+    tcp: TcpStream,
+    deadline: Instant,
+    /// Reads wait at most this long at a time, so a caller can look at the shutdown switch.
+    slice: Option<Duration>,
+    armed: Option<Duration>,
+}
+
+impl DeadlineStream {
+    pub fn new(tcp: TcpStream, deadline: Instant) -> Self {
+        DeadlineStream {
+            tcp,
+            deadline,
+            slice: None,
+            armed: None,
+        }
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "read deadline passed",
+            ));
+        }
+        // Whole milliseconds, at least one: a zero timeout would mean "block forever".
+        let mut wait = Duration::from_millis((left.as_millis() as u64).max(1));
+        if let Some(slice) = self.slice {
+            wait = wait.min(slice);
+        }
+        // Skips the syscall when the timeout is unchanged (the common case with a slice).
+        if self.armed != Some(wait) {
+            self.tcp.set_read_timeout(Some(wait))?;
+            self.armed = Some(wait);
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// Plain TCP or TLS over TCP; both read under the same deadline.
+pub(crate) enum Transport {
+    Plain(DeadlineStream),
+    Tls(Box<StreamOwned<ServerConnection, DeadlineStream>>),
+}
+
+impl Transport {
+    fn inner(&mut self) -> &mut DeadlineStream {
+        match self {
+            Transport::Plain(stream) => stream,
+            Transport::Tls(stream) => &mut stream.sock,
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(stream) => &stream.tcp,
+            Transport::Tls(stream) => &stream.sock.tcp,
+        }
+    }
+
+    /// Reads from now on fail once `deadline` passes.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.inner().deadline = deadline;
+    }
+
+    /// With Some, a read waits at most `slice` before returning a timeout error even when the
+    /// deadline is further away.
+    pub fn set_read_slice(&mut self, slice: Option<Duration>) {
+        self.inner().slice = slice;
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// Finishes the TLS handshake (a no-op for plain TCP) under the current deadline.
+    pub fn handshake(&mut self) -> io::Result<()> {
+        if let Transport::Tls(stream) = self {
+            while stream.conn.is_handshaking() {
+                stream.conn.complete_io(&mut stream.sock)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes politely: TLS close_notify, FIN, then drains what the client is still sending
+    /// (bounded in bytes and time) so that closing does not reset the connection before the
+    /// client has read our last response.
+    pub fn close_lingering(mut self) {
+        if let Transport::Tls(stream) = &mut self {
+            stream.conn.send_close_notify();
+            let _ = stream.conn.complete_io(&mut stream.sock);
+        }
+        let _ = self.tcp().shutdown(Shutdown::Write);
+        self.set_read_slice(None);
+        self.set_deadline(Instant::now() + Duration::from_secs(1));
+        let mut sink = [0u8; 8192];
+        let mut drained = 0usize;
+        while drained < 512 * 1024 {
+            match self.inner().read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.read(buf),
+            Transport::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.write(buf),
+            Transport::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(stream) => stream.flush(),
+            Transport::Tls(stream) => stream.flush(),
+        }
+    }
+}
