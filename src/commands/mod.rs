@@ -1,0 +1,95 @@
+//! The commands behind the command line: each takes validated configuration, does its work
+//! through `app` and `store`, prints its results, and returns an error for `main` to report.
+
+pub mod admin;
+pub mod data;
+pub mod rotate;
+pub mod serve;
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::app::{App, Settings};
+use crate::crypto::{DataKey, PasswordHasher};
+use crate::store::Store;
+
+pub const KEY_FILE: &str = "key";
+pub const LOCK_FILE: &str = "lock";
+
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+/// Creates the data directory (mode 0700) if it does not exist.
+pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    if !data_dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    }
+    if !data_dir.is_dir() {
+        bail!("{} is not a directory", data_dir.display());
+    }
+    Ok(())
+}
+
+/// The data directory's lock: `serve`, `restore` and `rotate-key` hold it exclusively, so no
+/// two of them run on one data directory at once.
+pub struct DirLock {
+    _file: fs::File,
+}
+
+impl DirLock {
+    pub fn acquire(data_dir: &Path, who: &str) -> anyhow::Result<Self> {
+        let path = data_dir.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => bail!(
+                "another messages process (a running server, a restore or a key rotation) is using {}; {who}",
+                data_dir.display()
+            ),
+            Err(fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+/// Opens the key, the store and the use cases for a command.
+pub fn open_app(data_dir: &Path, scrypt_log_n: u8, settings: Settings, create_key: bool) -> anyhow::Result<App> {
+    let key_file = key_path(data_dir);
+    let key = if create_key {
+        DataKey::load_or_create(&key_file)?.0
+    } else {
+        if !key_file.exists() {
+            bail!("no key file at {}: is {} a messages data directory?", key_file.display(), data_dir.display());
+        }
+        DataKey::load(&key_file)?
+    };
+    let store = Store::open(data_dir)?;
+    Ok(App::new(store, key, PasswordHasher::new(scrypt_log_n), settings)?)
+}
+
+/// Opens an existing data directory for an admin command (never creates one).
+pub fn open_existing(data_dir: &Path) -> anyhow::Result<App> {
+    if !data_dir.join(crate::store::DB_FILE).exists() {
+        bail!("no database in {}: start the server once, or pass --data-dir", data_dir.display());
+    }
+    open_app(data_dir, PasswordHasher::DEFAULT_LOG_N, Settings::default(), false)
+}
+
+/// Whether stderr is a terminal (progress is shown only then).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

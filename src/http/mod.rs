@@ -1,0 +1,103 @@
+//! The only module that knows rouille: the [`Web`] service that the connection layer
+//! (`server`) calls for every request, routing to the pages (`pages`), the JSON API (`api`),
+//! static files (`assets`) and `/healthz`, and adding the security headers to every answer.
+//!
+//! Handlers are thin: decode the request, call one `app` function, encode the answer.
+
+pub mod api;
+pub mod assets;
+pub mod headers;
+pub mod pages;
+pub mod server;
+
+use std::sync::Arc;
+
+use rouille::{Request, Response};
+
+use crate::app::{App, Client};
+
+/// What every handler knows about the request besides the request itself.
+pub struct Ctx<'a> {
+    pub request_id: &'a str,
+    pub client: Client,
+    /// Served over TLS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
+    pub https: bool,
+}
+
+/// The application as the connection layer sees it.
+pub struct Web {
+    pub app: Arc<App>,
+    pub pages: pages::Pages,
+    pub api: api::Api,
+    pub https: bool,
+}
+
+impl Web {
+    pub fn new(app: Arc<App>, https: bool) -> Result<Self, String> {
+        Ok(Web { pages: pages::Pages::new()?, api: api::Api::new()?, app, https })
+    }
+
+    fn ctx<'a>(&self, request: &Request, request_id: &'a str) -> Ctx<'a> {
+        let user_agent = request.header("User-Agent").unwrap_or("").chars().take(200).collect();
+        Ctx { request_id, client: Client { ip: request.remote_addr().ip(), user_agent }, https: self.https }
+    }
+}
+
+/// True for paths answered in JSON rather than HTML.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/healthz"
+}
+
+impl server::Service for Web {
+    fn handle(&self, request: &Request, request_id: &str) -> Response {
+        let ctx = self.ctx(request, request_id);
+        let path = request.url();
+        let (response, personal) = if path == "/healthz" {
+            let response = match request.method() {
+                "GET" | "HEAD" => Response::from_data("application/json", &b"{\"status\":\"ok\"}"[..]),
+                _ => api::method_not_allowed(&["GET", "HEAD"], request_id),
+            };
+            (response, true)
+        } else if path.starts_with("/static/") {
+            match assets::serve_static(request) {
+                Some(response) => (response, false),
+                None => (self.pages.error_page(404, "This page does not exist.", request_id), true),
+            }
+        } else if is_api_path(&path) {
+            (api::handle(self, request, &ctx), true)
+        } else {
+            (pages::handle(self, request, &ctx), true)
+        };
+        headers::secure(response, personal, self.https)
+    }
+
+    fn refuse(&self, status: u16, path: Option<&str>, request_id: &str) -> Response {
+        let message = match status {
+            400 => "The request could not be understood.",
+            408 => "The request took too long to arrive.",
+            413 => "The request body is too large.",
+            431 => "The request headers are too large.",
+            503 => "The server is busy; please try again in a moment.",
+            _ => "Something went wrong on our side.",
+        };
+        let response = match path {
+            Some(p) if is_api_path(p) => api::status_error(status, message, request_id),
+            _ => self.pages.error_page(status, message, request_id),
+        };
+        headers::secure(response, true, self.https)
+    }
+
+    fn log_exchange(&self, exchange: &server::Exchange<'_>) {
+        tracing::info!(
+            target: "access",
+            "{} {} {} {} {}B {}ms id={}",
+            exchange.remote.ip(),
+            exchange.method,
+            crate::app::escape_for_log(exchange.path),
+            exchange.status,
+            exchange.bytes,
+            exchange.elapsed.as_millis(),
+            exchange.request_id
+        );
+    }
+}
