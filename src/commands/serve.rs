@@ -45,9 +45,16 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let shutdown = server::Shutdown::new();
     watch_signals(shutdown.clone())?;
-    start_housekeeping(app.clone(), &config, shutdown.clone());
+    let housekeeping = start_housekeeping(app.clone(), &config, shutdown.clone());
     let web = Web::new(app, tls.is_some()).map_err(anyhow::Error::msg)?;
-    server::run(listener, tls, config.limits.clone(), Arc::new(web), shutdown).context("the server stopped with an error")?;
+    let served = server::run(listener, tls, config.limits.clone(), Arc::new(web), shutdown.clone());
+    // Whatever ended the serving, stop the helpers so the last handle of the database is
+    // dropped (closing the file cleanly) before the process exits.
+    shutdown.trigger();
+    if let Some(thread) = housekeeping {
+        let _ = thread.join();
+    }
+    served.context("the server stopped with an error")?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -65,7 +72,7 @@ fn watch_signals(shutdown: server::Shutdown) -> anyhow::Result<()> {
 }
 
 /// Every few minutes: end expired sessions and tokens, purge old deleted-log entries and events.
-fn start_housekeeping(app: Arc<crate::app::App>, config: &ServeConfig, shutdown: server::Shutdown) {
+fn start_housekeeping(app: Arc<crate::app::App>, config: &ServeConfig, shutdown: server::Shutdown) -> Option<std::thread::JoinHandle<()>> {
     let (deleted_days, audit_days) = (config.deleted_keep_days, config.audit_keep_days);
     let spawned = std::thread::Builder::new().name("housekeeping".into()).spawn(move || {
         let period = Duration::from_secs(300);
@@ -85,7 +92,11 @@ fn start_housekeeping(app: Arc<crate::app::App>, config: &ServeConfig, shutdown:
             waited += step;
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start housekeeping: {e}");
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::error!("cannot start housekeeping: {e}");
+            None
+        }
     }
 }

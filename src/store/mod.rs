@@ -133,11 +133,23 @@ impl Snapshot {
         if !path.exists() {
             return Err(Error::Storage(format!("no database at {}", path.display())));
         }
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-            .open_read_only(&path)
-            .map_err(|e| open_error(&path, e))?;
+        let open = || Database::builder().set_cache_size(CACHE_BYTES).set_concurrency_mode(ConcurrencyMode::MultiWriter).open_read_only(&path);
+        let db = match open() {
+            // A process that stopped without closing the file (a crash, a kill) leaves it
+            // needing a repair, which a read-only open does not do: a shared writable open
+            // repairs it (as the server's next start would), then the snapshot is taken.
+            Err(redb::DatabaseError::RepairAborted) => {
+                drop(
+                    Database::builder()
+                        .set_cache_size(CACHE_BYTES)
+                        .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+                        .open(&path)
+                        .map_err(|e| open_error(&path, e))?,
+                );
+                open().map_err(|e| open_error(&path, e))?
+            }
+            other => other.map_err(|e| open_error(&path, e))?,
+        };
         let rx = Rx { txn: db.begin_read()? };
         check_version(&rx, &path)?;
         Ok(Snapshot { rx, _db: db })

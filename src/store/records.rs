@@ -33,6 +33,7 @@ pub struct MessageRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DeletedRecord {
+    #[serde(with = "id128")]
     pub message_id: u128,
     pub from: String,
     pub to: String,
@@ -47,6 +48,7 @@ pub struct DeletedRecord {
 pub struct SessionRecord {
     pub username: String,
     /// A public handle so a session can be listed and ended without revealing its secret.
+    #[serde(with = "id128")]
     pub handle: u128,
     pub created_at: i64,
     pub last_seen: i64,
@@ -57,6 +59,7 @@ pub struct SessionRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TokenRecord {
     pub username: String,
+    #[serde(with = "id128")]
     pub handle: u128,
     pub created_at: i64,
     pub expires_at: i64,
@@ -69,6 +72,32 @@ pub struct EventRecord {
     pub username: Option<String>,
     pub ip: Option<String>,
     pub detail: String,
+}
+
+/// 128-bit ids: a number in the database (postcard), 32 hex digits in a dump (JSON, whose
+/// tagged records cannot carry a u128).
+mod id128 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&format!("{value:032x}"))
+        } else {
+            serializer.serialize_u128(*value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            if text.len() != 32 {
+                return Err(serde::de::Error::custom("an id is 32 hex digits"));
+            }
+            u128::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+        } else {
+            u128::deserialize(deserializer)
+        }
+    }
 }
 
 /// Ciphertext bytes: raw in the database (postcard), base64 text in a dump (JSON).

@@ -24,16 +24,17 @@ type Job = Box<dyn FnOnce(&Tx<'_>) -> Completion + Send>;
 
 pub(super) struct Writer {
     jobs: Mutex<Option<Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Writer {
     pub(super) fn start(db: Arc<Database>) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || run(&db, &queue))
             .expect("spawning the database writer thread");
-        Writer { jobs: Mutex::new(Some(jobs)) }
+        Writer { jobs: Mutex::new(Some(jobs)), thread: Mutex::new(Some(thread)) }
     }
 
     pub(super) fn submit<R, F>(&self, work: F) -> Result<R>
@@ -65,8 +66,12 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue lets the thread finish what is queued and end.
+        // Closing the queue lets the thread finish what is queued and end; joining it drops
+        // its handle of the database, so the file is closed cleanly before the process exits.
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -1,0 +1,224 @@
+//! Shared test helpers: start the real `messages` binary on port 0 with a temporary data
+//! directory, read the address it announces, run its other commands, and stop it.
+
+#![allow(dead_code)]
+
+pub mod client;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The PIN every test server is started with.
+pub const PIN: &str = "246810";
+
+/// The path of the binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_messages")
+}
+
+/// A command of the binary on `data_dir`.
+pub fn messages(data_dir: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command.arg("--data-dir").arg(data_dir);
+    command.env_remove("MESSAGES_PIN").env_remove("MESSAGES_LISTEN").env_remove("MESSAGES_DATA_DIR");
+    command
+}
+
+/// Runs a command to completion with `stdin` as its input.
+pub fn run(data_dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = messages(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting messages");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    child.wait_with_output().expect("waiting for messages")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// `https://` or `http://` and the address.
+    pub base: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+/// The flags every test server gets unless a test overrides them: the PIN and the cheapest
+/// scrypt cost the product allows, so tests that register many users stay quick.
+pub fn default_args() -> Vec<String> {
+    ["--pin", PIN, "--scrypt-log-n", "15"].iter().map(|s| s.to_string()).collect()
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory with the default test flags.
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a fresh data directory with the default flags plus `extra`.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().join("data");
+        let mut server = Self::start_in(&dir, extra);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on `dir` (kept after the server stops).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        let mut args: Vec<String> = Vec::new();
+        for pair in default_args().chunks(2) {
+            if !extra.contains(&pair[0].as_str()) {
+                args.extend(pair.iter().cloned());
+            }
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = messages(dir)
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting messages serve");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        drain(stderr, output.clone());
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("reading the first line");
+        drain(stdout, output.clone());
+        let Some(url) = first.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("server did not start: first line {first:?}; output: {}", output.lock().unwrap());
+        };
+        let addr = url.split("://").nth(1).expect("url").parse().expect("address");
+        Server { addr, base: url.to_string(), dir: dir.to_path_buf(), _temp: None, child, output }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server printed (stdout after the first line, and stderr) so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (at most 20 s) for the exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
+        self.wait_exit(Duration::from_secs(20))
+    }
+
+    /// Sends SIGKILL and waits for the exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("server did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops this server (SIGTERM) and starts another on the same data directory, keeping
+    /// the temporary directory alive.
+    pub fn restart(mut self, extra: &[&str]) -> Server {
+        self.stop();
+        let temp = self._temp.take();
+        let mut next = Server::start_in(&self.dir, extra);
+        next._temp = temp;
+        next
+    }
+
+    /// Takes the temporary directory out so it outlives the server.
+    pub fn keep_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._temp.take()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+}
+
+fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&next) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// True if `needle` occurs in any file under `dir`.
+pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
+    files_under(dir).into_iter().find(|path| std::fs::read(path).map(|bytes| contains(&bytes, needle)).unwrap_or(false))
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
