@@ -33,7 +33,6 @@ pub(crate) fn serve(shared: &Shared, tcp: TcpStream, remote: SocketAddr) {
     let limits = &shared.limits;
     // Best effort: a socket that refuses options still works, just less well.
     let _ = tcp.set_nodelay(true);
-    let _ = tcp.set_write_timeout(Some(limits.write_timeout.max(MIN_TIMEOUT)));
     let first_deadline = accepted + limits.header_timeout;
     let stream = DeadlineStream::new(tcp, first_deadline);
     let transport = match &shared.tls {
@@ -63,10 +62,6 @@ pub(crate) fn serve(shared: &Shared, tcp: TcpStream, remote: SocketAddr) {
         Err(_) => tracing::error!(%remote, "connection thread panicked; connection closed"),
     }
 }
-
-/// SO_RCVTIMEO/SO_SNDTIMEO of zero means "never time out"; the shortest real timeout is used
-/// instead so a zero limit cannot disable a guard.
-const MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
 
 fn serve_requests(
     shared: &Shared,
@@ -145,6 +140,8 @@ fn exchange(
         return Err(refuse(shared, wire, remote, Some(head), 413, started));
     }
     if head.expect_continue && head.http11 && head.framing != Framing::Empty {
+        wire.transport
+            .set_write_deadline(Instant::now() + limits.write_timeout);
         let sent = wire
             .transport
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -198,6 +195,8 @@ fn exchange(
         response
     };
     let keep_alive = !head.connection_close && !shared.shutdown.is_triggered();
+    wire.transport
+        .set_write_deadline(Instant::now() + limits.write_timeout);
     let answer = Answer {
         request_id: &request_id,
         head_only: head.method == "HEAD",
@@ -255,6 +254,8 @@ fn refuse(
     let request_id = new_request_id();
     let path = head.map(Head::path);
     let response = shared.service.refuse(status, path, &request_id);
+    wire.transport
+        .set_write_deadline(Instant::now() + shared.limits.write_timeout);
     let answer = Answer {
         request_id: &request_id,
         head_only: head.is_some_and(|h| h.method == "HEAD"),

@@ -26,8 +26,9 @@
 //!   `header_timeout` (for the first request this includes the TLS handshake); before every
 //!   read `SO_RCVTIMEO` is re-armed to the time left, so a client trickling a byte at a time is
 //!   closed when the deadline passes. Between keep-alive requests the connection may be idle for
-//!   `idle_timeout`; the body must arrive within `body_timeout`; `SO_SNDTIMEO = write_timeout`
-//!   drops a client that stops reading.
+//!   `idle_timeout`; the body must arrive within `body_timeout`; and each response must be
+//!   delivered within `write_timeout` (`SO_SNDTIMEO` re-armed the same way), which drops a
+//!   client that stops reading or reads a byte now and then to stay alive.
 //! * **Bytes.** Head bytes are counted as they arrive and the buffer never grows past
 //!   `max_head_bytes` (over it: 431 and close). A `Content-Length` over `max_body_bytes` is
 //!   answered 413 before a byte of body is read (also instead of `100 Continue`); chunked bodies
@@ -84,7 +85,7 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// The whole request body must arrive within this (default 30 s).
     pub body_timeout: Duration,
-    /// A client that accepts no response bytes for this long is dropped (default 30 s).
+    /// Each response must be delivered within this, or the client is dropped (default 30 s).
     pub write_timeout: Duration,
     /// How long in-flight requests may take after shutdown is triggered (default 10 s).
     pub shutdown_grace: Duration,

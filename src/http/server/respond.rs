@@ -41,8 +41,8 @@ pub(crate) struct Answer<'a> {
     pub keep_alive: bool,
 }
 
-/// Writes `response`; an Err means the connection is broken (or the client stopped reading
-/// for `write_timeout`) and must be dropped.
+/// Writes `response`; an Err means the connection is broken (or the write deadline passed)
+/// and must be dropped.
 pub(crate) fn write_response<W: Write>(
     out: &mut W,
     response: rouille::Response,
