@@ -203,10 +203,11 @@ fn exchange(
         http11: head.http11,
         keep_alive,
     };
+    let status = response.status_code;
     let written = respond::write_response(&mut wire.transport, response, answer);
-    let (status, bytes, keep_alive) = match &written {
-        Ok(w) => (w.status, w.bytes, w.keep_alive),
-        Err(_) => (0, 0, false),
+    let (bytes, keep_alive) = match &written {
+        Ok(w) => (w.bytes, w.keep_alive),
+        Err(_) => (0, false),
     };
     shared.service.log_exchange(&Exchange {
         remote,

@@ -26,7 +26,6 @@ const OWNED_HEADERS: &[&str] = &[
 
 /// What happened on the wire, for the access log and the keep-alive decision.
 pub(crate) struct Written {
-    pub status: u16,
     pub bytes: u64,
     /// False when the connection must close after this response.
     pub keep_alive: bool,
@@ -65,7 +64,6 @@ pub(crate) fn write_response<W: Write>(
         out.write_all(&head)?;
         out.flush()?;
         return Ok(Written {
-            status,
             bytes: 0,
             keep_alive,
         });
@@ -86,7 +84,6 @@ pub(crate) fn write_response<W: Write>(
         out.write_all(&head)?;
         out.flush()?;
         return Ok(Written {
-            status,
             bytes: body.len() as u64,
             keep_alive,
         });
@@ -112,11 +109,7 @@ pub(crate) fn write_response<W: Write>(
         keep_alive &= complete;
     }
     out.flush()?;
-    Ok(Written {
-        status,
-        bytes,
-        keep_alive,
-    })
+    Ok(Written { bytes, keep_alive })
 }
 
 /// A whole response in memory, for the acceptor's over-capacity answer (always

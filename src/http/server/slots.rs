@@ -55,6 +55,7 @@ impl ConnectionSlots {
 
     /// A slot for a new connection from `ip`, or None when either bound is reached.
     pub fn try_acquire(&self, ip: IpAddr) -> Option<Slot> {
+        let ip = client_key(ip);
         let mut counts = lock(&self.inner.counts);
         let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
         if counts.total >= self.inner.max_total || from_ip >= self.inner.max_per_ip {
@@ -81,6 +82,19 @@ impl ConnectionSlots {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
+    }
+}
+
+/// The unit the per-IP cap counts: an IPv4 address (also when it arrives IPv4-mapped on an
+/// IPv6 socket), or an IPv6 /64, since one client commonly holds a whole /64 and could otherwise
+/// dodge the cap by changing the low bits.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -145,5 +159,25 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         *lock(&self.permits.available) += 1;
         self.permits.released.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_ip_cap_counts_ipv6_by_slash_64_and_frees_slots() {
+        let slots = ConnectionSlots::new(10, 2);
+        let a: IpAddr = "2001:db8::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8::2".parse().expect("ip");
+        let other: IpAddr = "2001:db8:0:1::1".parse().expect("ip");
+        let first = slots.try_acquire(a);
+        let second = slots.try_acquire(b);
+        assert!(first.is_some() && second.is_some());
+        assert!(slots.try_acquire(a).is_none(), "same /64 is capped");
+        assert!(slots.try_acquire(other).is_some(), "another /64 is not");
+        drop(first);
+        assert!(slots.try_acquire(b).is_some(), "a freed slot is reusable");
     }
 }
