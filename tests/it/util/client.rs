@@ -8,7 +8,7 @@
 
 #![allow(dead_code)] // Each test module uses a different subset of the helpers.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
