@@ -388,6 +388,20 @@ fn bodies_within_the_limit_arrive_whole() {
             .text(),
         "ok"
     );
+    // Two pipelined requests in one write: two answers, in order.
+    let pipelined = b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi";
+    client.stream().write_all(pipelined).expect("pipelined");
+    assert_eq!(client.read_response(false).expect("first").text(), "0");
+    assert_eq!(client.read_response(false).expect("second").text(), "2");
+    // Not HTTP: 400, then closed.
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.write_all(b"HELLO THERE\r\n\r\n").expect("garbage");
+    let seen = read_until_closed(&mut stream, Duration::from_secs(3));
+    assert!(
+        seen.starts_with(b"HTTP/1.1 400"),
+        "got {:?}",
+        String::from_utf8_lossy(&seen)
+    );
     // HTTP/1.0: answered, then closed.
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream

@@ -58,6 +58,7 @@ pub use tls::load_tls;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -208,7 +209,16 @@ pub fn run(
     });
     while !shared.shutdown.is_triggered() {
         match listener.accept() {
-            Ok((stream, remote)) => dispatch(&shared, stream, remote),
+            Ok((stream, remote)) => {
+                // Application code (refuse, log_exchange) runs here for refusals; a panic in it
+                // must not stop the acceptor.
+                let dispatched = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    dispatch(&shared, stream, remote)
+                }));
+                if dispatched.is_err() {
+                    tracing::error!(%remote, "panic while dispatching a connection");
+                }
+            }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 // EMFILE, ENOBUFS, ECONNABORTED...: the listener itself is fine; back off a
