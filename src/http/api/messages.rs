@@ -1,0 +1,111 @@
+//! Messages over the API: list a mailbox (cursor pagination, newest first), poll with `since`
+//! (oldest first), send, read (marks read for the recipient) and delete. Cursors are the
+//! app's u64 sequence numbers written as decimal strings.
+
+use rouille::{Request, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::problem::Problem;
+use super::query::Query;
+use super::{json, schema, Api};
+use crate::app::mail::{MessageView, MAX_PAGE};
+use crate::app::{App, Client};
+use crate::error::Error;
+use crate::model::{Mailbox, MessageId};
+
+const DEFAULT_PAGE: usize = 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMessageBody {
+    to: String,
+    title: String,
+    body: String,
+}
+
+/// A message as JSON; `body` is left out of listings.
+#[derive(Serialize)]
+struct MessageJson {
+    id: String,
+    from: String,
+    to: String,
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    sent_at: String,
+    read: bool,
+}
+
+impl From<MessageView> for MessageJson {
+    fn from(view: MessageView) -> Self {
+        MessageJson {
+            id: view.id.to_string(),
+            from: view.from,
+            to: view.to,
+            title: view.title,
+            body: view.body,
+            sent_at: view.sent_at.rfc3339(),
+            read: view.read,
+        }
+    }
+}
+
+fn list_of(views: Vec<MessageView>) -> Vec<MessageJson> {
+    views
+        .into_iter()
+        .map(|view| MessageJson { body: None, ..MessageJson::from(view) })
+        .collect()
+}
+
+/// `GET /api/v1/messages?box=&limit=&cursor=` or `?box=&since=&limit=`.
+pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, Problem> {
+    let query = Query::parse(request, &["box", "limit", "cursor", "since"])?;
+    let mailbox = match query.text("box") {
+        None => Mailbox::Inbox,
+        Some(text) => Mailbox::parse(text).ok_or_else(|| Problem::bad_parameter("box", "must be inbox or sent"))?,
+    };
+    let before = query.cursor("cursor")?;
+    let since = query.cursor("since")?;
+    if before.is_some() && since.is_some() {
+        return Err(Problem::bad_parameter("since", "cannot be combined with cursor"));
+    }
+    if let Some(since) = since {
+        let limit = query.number("limit", 1, MAX_PAGE, MAX_PAGE)?;
+        let poll = app.poll(&caller.username, mailbox, since, limit)?;
+        return Ok(json(200, &serde_json::json!({"messages": list_of(poll.messages), "cursor": poll.cursor.to_string()})));
+    }
+    let limit = query.number("limit", 1, MAX_PAGE, DEFAULT_PAGE)?;
+    let page = app.mailbox(&caller.username, mailbox, before, limit)?;
+    Ok(json(
+        200,
+        &serde_json::json!({
+            "messages": list_of(page.messages),
+            "next_cursor": page.next_cursor.map(|c| c.to_string()),
+            "cursor": page.cursor.to_string(),
+        }),
+    ))
+}
+
+/// `POST /api/v1/messages`: 201 with the new message and its `Location`.
+pub fn send(app: &App, api: &Api, request: &Request, caller: &Caller) -> Result<Response, Problem> {
+    let body: NewMessageBody = api.schemas.body(request, schema::NEW_MESSAGE)?;
+    let view = app.send(&caller.username, &body.to, &body.title, &body.body)?;
+    let location = format!("/api/v1/messages/{}", view.id);
+    Ok(json(201, &MessageJson::from(view)).with_unique_header("Location", location))
+}
+
+/// An id from the path; a malformed one is as unknown as a missing one.
+fn message_id(text: &str) -> Result<MessageId, Problem> {
+    MessageId::parse(text).ok_or_else(|| Problem::from(Error::NotFound))
+}
+
+pub fn read(app: &App, caller: &Caller, id: &str) -> Result<Response, Problem> {
+    let view = app.read_message(&caller.username, message_id(id)?)?;
+    Ok(json(200, &MessageJson::from(view)))
+}
+
+pub fn delete(app: &App, caller: &Caller, id: &str, client: &Client) -> Result<Response, Problem> {
+    app.delete_message(&caller.username, message_id(id)?, client)?;
+    Ok(Response::empty_204())
+}

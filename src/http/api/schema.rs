@@ -1,0 +1,180 @@
+//! Request bodies: the content-type check (415), JSON parsing and JSON Schema validation (400
+//! with one detail per failing field, as a JSON pointer), then typed decoding with serde.
+//!
+//! The schemas are the files under `assets/schemas/`, compiled once at start. They are
+//! self-contained (no `$ref` between files), so no resolver is needed. Nothing here calls `app`.
+
+use std::collections::HashMap;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::Validator;
+use rouille::Request;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::problem::{Detail, Problem};
+use crate::http::assets;
+
+/// The schema file names (without `.json`) the handlers use; each must exist under
+/// `assets/schemas/` or the server refuses to start.
+pub const REGISTRATION: &str = "registration";
+pub const NEW_MESSAGE: &str = "new_message";
+pub const PROFILE_UPDATE: &str = "profile_update";
+pub const PUBLIC_KEY: &str = "public_key";
+pub const USED: &[&str] = &[REGISTRATION, NEW_MESSAGE, PROFILE_UPDATE, PUBLIC_KEY];
+
+/// Every request-body schema, compiled.
+pub struct Schemas {
+    validators: HashMap<String, Validator>,
+}
+
+impl Schemas {
+    /// Compiles every `assets/schemas/*.json`; an unreadable or invalid schema, one without
+    /// `additionalProperties: false`, or a missing one the handlers need, is a start-up error.
+    pub fn compile() -> Result<Self, String> {
+        let mut validators = HashMap::new();
+        for (name, schema) in all()? {
+            if schema.get("additionalProperties") != Some(&Value::Bool(false)) {
+                return Err(format!("schema {name}.json must set additionalProperties to false"));
+            }
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .build(&schema)
+                .map_err(|e| format!("schema {name}.json does not compile: {e}"))?;
+            validators.insert(name, validator);
+        }
+        if let Some(missing) = USED.iter().find(|name| !validators.contains_key(**name)) {
+            return Err(format!("schema {missing}.json is missing from assets/schemas"));
+        }
+        Ok(Schemas { validators })
+    }
+
+    /// The body of `request` as `T`, after the content-type check and validation by `schema`.
+    pub fn body<T: DeserializeOwned>(&self, request: &Request, schema: &str) -> Result<T, Problem> {
+        if !is_json(request.header("Content-Type")) {
+            return Err(Problem::new(415, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json)"));
+        }
+        let mut bytes = Vec::new();
+        if let Some(mut data) = request.data() {
+            std::io::Read::read_to_end(&mut data, &mut bytes)
+                .map_err(|_| Problem::new(400, "bad_request", "the request body could not be read"))?;
+        }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::new(400, "invalid_json", "the request body is not valid JSON")
+                .with_details(vec![Detail::new("", format!("line {} column {}: {}", e.line(), e.column(), json_error_kind(&e)))])
+        })?;
+        self.check(schema, &value)?;
+        serde_json::from_value(value).map_err(|e| Problem::new(400, "invalid_input", format!("the request body does not fit: {e}")))
+    }
+
+    /// Validates `value` against the named schema; every failure becomes a detail.
+    pub fn check(&self, schema: &str, value: &Value) -> Result<(), Problem> {
+        let validator = self
+            .validators
+            .get(schema)
+            .ok_or_else(|| Problem::internal(format!("no schema called {schema}")))?;
+        let mut details: Vec<Detail> = validator.iter_errors(value).flat_map(details_of).collect();
+        if details.is_empty() {
+            return Ok(());
+        }
+        details.sort_by(|a, b| a.field.cmp(&b.field));
+        details.dedup();
+        let message = match details.as_slice() {
+            [only] if only.field.is_empty() => only.message.clone(),
+            [only] => format!("{}: {}", only.field.trim_start_matches('/'), only.message),
+            _ => "some fields need attention".to_string(),
+        };
+        Err(Problem::new(400, "invalid_input", message).with_details(details))
+    }
+}
+
+/// Every schema file, parsed, by name without `.json`.
+pub fn all() -> Result<Vec<(String, Value)>, String> {
+    assets::files_under("schemas/")
+        .filter_map(|(path, bytes)| path.strip_suffix(".json").map(|name| (name, bytes)))
+        .map(|(name, bytes)| {
+            serde_json::from_slice(bytes)
+                .map(|schema| (name.to_string(), schema))
+                .map_err(|e| format!("schema {name}.json is not JSON: {e}"))
+        })
+        .collect()
+}
+
+/// `application/json`, with or without parameters such as `charset=utf-8`.
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn json_error_kind(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Eof => "the body ends too early",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Io => "could not be read",
+    }
+}
+
+/// One schema failure as details pointing at the offending field. `required` and
+/// `additionalProperties` are reported on the object, so their property is appended to the
+/// pointer. Messages are masked: a refused password or body is never echoed back.
+fn details_of(error: jsonschema::ValidationError<'_>) -> Vec<Detail> {
+    let base = error.instance_path().as_str().to_string();
+    match error.kind() {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            vec![Detail::new(format!("{base}/{}", escape_pointer(name)), "is required")]
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| Detail::new(format!("{base}/{}", escape_pointer(name)), "is not a known field"))
+            .collect(),
+        _ => vec![Detail::new(base, error.masked_with("the value").to_string())],
+    }
+}
+
+/// RFC 6901: `~` becomes `~0` and `/` becomes `~1`.
+fn escape_pointer(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problem(schema: &str, value: Value) -> Problem {
+        let schemas = Schemas::compile().expect("schemas compile");
+        schemas.check(schema, &value).expect_err("refused")
+    }
+
+    #[test]
+    fn every_schema_compiles() {
+        assert!(Schemas::compile().is_ok());
+    }
+
+    #[test]
+    fn errors_point_at_the_field() {
+        let refused = problem(NEW_MESSAGE, json!({"to": "bob", "title": "t".repeat(201), "extra/x": 1}));
+        let fields: Vec<&str> = refused.details.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["/body", "/extra~1x", "/title"]);
+        assert_eq!(refused.status, 400);
+    }
+
+    #[test]
+    fn refused_values_are_not_echoed() {
+        let refused = problem(REGISTRATION, json!({"username": "bob", "name": "Bob", "password": "secret-pw", "pin": "1", "security_question": 1, "security_answer": "x"}));
+        assert!(refused.details.iter().all(|d| !d.message.contains("secret-pw")), "{:?}", refused.details);
+        assert_eq!(refused.details[0].field, "/password");
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(Some("application/jsonx")));
+        assert!(!is_json(None));
+    }
+}
