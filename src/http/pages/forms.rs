@@ -1,0 +1,122 @@
+//! Form decoding (`application/x-www-form-urlencoded` with `form_urlencoded`) and the mapping
+//! of an `app` error onto what a page shows: per-field messages next to their inputs, or a
+//! whole error page (404, 429 with `Retry-After`, 500 with a reference).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use rouille::Response;
+
+use super::Call;
+use crate::error::Error;
+
+/// The decoded fields of a POST body.
+pub struct Form {
+    fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// Reads the body (already bounded by the connection layer). A body of another content
+    /// type reads as an empty form, which then fails its CSRF check.
+    pub fn read(call: &Call<'_>) -> Form {
+        let urlencoded = call
+            .request
+            .header("Content-Type")
+            .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        let mut bytes = Vec::new();
+        if urlencoded {
+            if let Some(mut body) = call.request.data() {
+                if body.read_to_end(&mut bytes).is_err() {
+                    bytes.clear();
+                }
+            }
+        }
+        Form { fields: form_urlencoded::parse(&bytes).into_owned().collect() }
+    }
+
+    /// The first value of `name`, or "" when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.fields.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+}
+
+/// Messages by field name; the key `form` holds what belongs to no single field.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Capitalises and ends a message from `app` so it reads as a sentence on a page.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// The per-field messages of an error a form can show, or None for errors that need a page of
+/// their own (rate limits, missing things, our own failures).
+pub fn field_errors(error: &Error) -> Option<FieldErrors> {
+    let mut errors = FieldErrors::new();
+    match error {
+        Error::Invalid(problems) => {
+            for problem in problems {
+                let text = sentence(&problem.message);
+                errors
+                    .entry(problem.field.to_string())
+                    .and_modify(|existing| {
+                        existing.push(' ');
+                        existing.push_str(&text);
+                    })
+                    .or_insert(text);
+            }
+        }
+        Error::WrongPin => {
+            errors.insert("pin".into(), "The registration PIN is not correct. Ask the person who runs this server.".into());
+        }
+        Error::UsernameTaken => {
+            errors.insert("username".into(), "That username is already taken; choose another.".into());
+        }
+        Error::Unauthenticated => {
+            errors.insert("form".into(), "The username or password is not correct.".into());
+        }
+        Error::AccountLocked => {
+            errors.insert("form".into(), "This account is locked. Ask the person who runs this server.".into());
+        }
+        _ => return None,
+    }
+    Some(errors)
+}
+
+/// The whole-page answer to an error: 429 with `Retry-After`, 404, or the status's page; our
+/// own failures are logged with the request id the page shows.
+pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
+    let id = call.ctx.request_id;
+    let pages = &call.web.pages;
+    match error {
+        Error::RateLimited { retry_after } => {
+            let minutes = retry_after.div_ceil(60);
+            let wait = if *retry_after < 60 { format!("{retry_after} seconds") } else { format!("{minutes} minutes") };
+            pages
+                .error_page(429, &format!("There have been too many attempts. Please wait {wait} and try again."), id)
+                .with_unique_header("Retry-After", retry_after.to_string())
+        }
+        Error::NotFound => call.not_found(),
+        Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => {
+            tracing::error!("request failed id={id}: {error}");
+            pages.error_page(500, "Something went wrong on our side.", id)
+        }
+        other => pages.error_page(other.status(), &sentence(&other.public_message()), id),
+    }
+}
+
+/// The page for a POST whose CSRF token is missing or wrong: nothing was changed.
+pub fn expired(call: &Call<'_>, back_to: &str) -> Response {
+    call.web.pages.templates.expired_page(back_to, call.ctx.request_id)
+}

@@ -1,0 +1,157 @@
+//! The mail pages: inbox and sent (newest first, 50 a page, `?before=CURSOR` for older),
+//! compose and send, one message (marked read), and delete with a confirmation page that works
+//! without JavaScript. Another member's message id answers 404, like an unknown one.
+
+use minijinja::{context, Value};
+use rouille::Response;
+
+use super::forms::{self, FieldErrors};
+use super::{member, member_form, member_page, Call};
+use crate::app::mail::MessageView;
+use crate::model::{Mailbox, MessageId};
+
+pub const PAGE_SIZE: usize = 50;
+
+fn done_notice(call: &Call<'_>) -> &'static str {
+    match call.request.get_param("done").as_deref() {
+        Some("sent") => "Your message was sent.",
+        Some("deleted") => "The message was deleted.",
+        _ => "",
+    }
+}
+
+fn row(message: &MessageView, mailbox: Mailbox) -> Value {
+    let correspondent = match mailbox {
+        Mailbox::Inbox => message.from.as_str(),
+        Mailbox::Sent => message.to.as_str(),
+    };
+    context! {
+        id => message.id.to_string(),
+        correspondent,
+        title => message.title.as_str(),
+        sent_at => message.sent_at.0,
+        unread => mailbox == Mailbox::Inbox && !message.read,
+    }
+}
+
+pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
+    let session = match member(call) {
+        Ok(session) => session,
+        Err(redirect) => return redirect,
+    };
+    let before = match call.request.get_param("before") {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(cursor) => Some(cursor),
+            Err(_) => return call.web.pages.error_page(400, "That page link is not valid.", call.ctx.request_id),
+        },
+    };
+    let page = match call.web.app.mailbox(&session.username, mailbox, before, PAGE_SIZE) {
+        Ok(page) => page,
+        Err(error) => return forms::error_response(call, &error),
+    };
+    let rows: Vec<Value> = page.messages.iter().map(|m| row(m, mailbox)).collect();
+    let ctx = context! {
+        mailbox => mailbox.as_str(),
+        messages => rows,
+        next_cursor => page.next_cursor,
+        older_page => before.is_some(),
+        notice => done_notice(call),
+    };
+    member_page(call, &session, mailbox.as_str(), "mailbox.html", 200, ctx)
+}
+
+fn compose_page(call: &Call<'_>, session: &crate::app::auth::Session, values: Value, errors: FieldErrors, status: u16) -> Response {
+    member_page(call, session, "compose", "compose.html", status, context! { values, errors })
+}
+
+pub fn compose_get(call: &Call<'_>) -> Response {
+    let session = match member(call) {
+        Ok(session) => session,
+        Err(redirect) => return redirect,
+    };
+    let param = |name: &str| call.request.get_param(name).unwrap_or_default();
+    let values = context! { to => param("to"), title => param("title"), body => "" };
+    compose_page(call, &session, values, FieldErrors::new(), 200)
+}
+
+pub fn send(call: &Call<'_>) -> Response {
+    let (session, form) = match member_form(call, "/compose") {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    match call.web.app.send(&session.username, form.get("to"), form.get("title"), form.get("body")) {
+        Ok(_) => Response::redirect_303("/sent?done=sent"),
+        Err(error) => match forms::field_errors(&error) {
+            Some(errors) => {
+                let values = context! { to => form.get("to"), title => form.get("title"), body => form.get("body") };
+                compose_page(call, &session, values, errors, error.status())
+            }
+            None => forms::error_response(call, &error),
+        },
+    }
+}
+
+fn message_context(message: &MessageView, username: &str) -> Value {
+    let mailbox = if message.to == username { "inbox" } else { "sent" };
+    let reply_title = if message.title.starts_with("Re: ") { message.title.clone() } else { format!("Re: {}", message.title) };
+    let reply_href = format!(
+        "/compose?{}",
+        form_urlencoded::Serializer::new(String::new()).append_pair("to", &message.from).append_pair("title", &reply_title).finish()
+    );
+    context! {
+        reply_href,
+        id => message.id.to_string(),
+        from => message.from.as_str(),
+        to => message.to.as_str(),
+        title => message.title.as_str(),
+        body => message.body.as_deref().unwrap_or(""),
+        sent_at => message.sent_at.0,
+        mailbox,
+        can_reply => mailbox == "inbox" && message.from != crate::model::SYSTEM_SENDER,
+    }
+}
+
+pub fn show(call: &Call<'_>, id: MessageId) -> Response {
+    let session = match member(call) {
+        Ok(session) => session,
+        Err(redirect) => return redirect,
+    };
+    match call.web.app.read_message(&session.username, id) {
+        Ok(message) => {
+            let ctx = context! { message => message_context(&message, session.username.as_str()) };
+            let active = if message.to == session.username.as_str() { "inbox" } else { "sent" };
+            member_page(call, &session, active, "message.html", 200, ctx)
+        }
+        Err(error) => forms::error_response(call, &error),
+    }
+}
+
+pub fn delete_get(call: &Call<'_>, id: MessageId) -> Response {
+    let session = match member(call) {
+        Ok(session) => session,
+        Err(redirect) => return redirect,
+    };
+    match call.web.app.read_message(&session.username, id) {
+        Ok(message) => {
+            let ctx = context! { message => message_context(&message, session.username.as_str()) };
+            member_page(call, &session, "", "delete.html", 200, ctx)
+        }
+        Err(error) => forms::error_response(call, &error),
+    }
+}
+
+pub fn delete_post(call: &Call<'_>, id: MessageId) -> Response {
+    let back_to = format!("/messages/{id}");
+    let (session, form) = match member_form(call, &back_to) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    match call.web.app.delete_message(&session.username, id, &call.ctx.client) {
+        Ok(()) => {
+            let mailbox = if form.get("mailbox") == "sent" { "sent" } else { "inbox" };
+            Response::redirect_303(format!("/{mailbox}?done=deleted"))
+        }
+        Err(error) => forms::error_response(call, &error),
+    }
+}

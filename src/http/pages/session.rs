@@ -1,0 +1,118 @@
+//! Browser sessions and CSRF for the pages: the session cookie (`session`, or `__Host-session`
+//! under TLS), the check that a signed-in POST carries its session's token, and the signed
+//! double-submit token of the anonymous forms (login, register, reset).
+//!
+//! The anonymous scheme: a random `csrf` cookie (same flags as the session cookie) and a form
+//! token that is the hex HMAC of that cookie under the data key, compared in constant time. A
+//! cross-site page can neither read nor set the cookie, so it cannot produce a matching token.
+//! Sessions themselves are stored and checked by `app::auth`; nothing here touches the store.
+
+use rouille::Response;
+
+use super::Call;
+use crate::app::auth::Session;
+use crate::crypto::{ct_eq, new_secret};
+
+const ANON_CSRF_PURPOSE: &str = "anon-csrf";
+
+fn session_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-session" } else { "session" }
+}
+
+fn csrf_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-csrf" } else { "csrf" }
+}
+
+/// A `Set-Cookie` value with the flags of section 5; `clear` expires the cookie at once.
+fn cookie(name: &str, value: &str, https: bool, clear: bool) -> String {
+    let mut text = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
+    if https {
+        text.push_str("; Secure");
+    }
+    if clear {
+        text.push_str("; Max-Age=0");
+    }
+    text
+}
+
+/// The value of cookie `name`, if the request carries one that looks like one of our secrets.
+fn read_cookie(call: &Call<'_>, name: &str) -> Option<String> {
+    rouille::input::cookies(call.request)
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| (16..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+/// The raw session secret from the cookie, if any (live or not).
+pub fn session_secret(call: &Call<'_>) -> Option<String> {
+    read_cookie(call, session_cookie_name(call.ctx.https))
+}
+
+/// The live session behind the request's cookie, if any. A storage failure counts as signed
+/// out (the page then asks to log in) and is logged.
+pub fn current(call: &Call<'_>) -> Option<Session> {
+    let secret = session_secret(call)?;
+    match call.web.app.session(&secret) {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!("session lookup failed id={}: {error}", call.ctx.request_id);
+            None
+        }
+    }
+}
+
+/// The `Set-Cookie` value that hands the browser a new session secret.
+pub fn session_cookie(call: &Call<'_>, secret: &str) -> String {
+    cookie(session_cookie_name(call.ctx.https), secret, call.ctx.https, false)
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie(call: &Call<'_>) -> String {
+    cookie(session_cookie_name(call.ctx.https), "", call.ctx.https, true)
+}
+
+/// The token for an anonymous form, and the cookie to set when the browser has none yet.
+pub struct AnonToken {
+    pub token: String,
+    pub set_cookie: Option<String>,
+}
+
+impl AnonToken {
+    /// Adds the cookie, if a new one was made, to a response.
+    pub fn apply(&self, response: Response) -> Response {
+        match &self.set_cookie {
+            Some(value) => response.with_additional_header("Set-Cookie", value.clone()),
+            None => response,
+        }
+    }
+}
+
+fn anon_token_for(call: &Call<'_>, cookie_value: &str) -> String {
+    hex::encode(call.web.app.key.mac(ANON_CSRF_PURPOSE, cookie_value.as_bytes()))
+}
+
+/// The anonymous-form token for this browser, making a new cookie if it has none.
+pub fn anon_token(call: &Call<'_>) -> AnonToken {
+    if let Some(value) = read_cookie(call, csrf_cookie_name(call.ctx.https)) {
+        return AnonToken { token: anon_token_for(call, &value), set_cookie: None };
+    }
+    fresh_anon_token(call)
+}
+
+/// A brand-new anonymous cookie and token (also after a refused POST).
+pub fn fresh_anon_token(call: &Call<'_>) -> AnonToken {
+    // The OS random generator failing is rare enough that a fixed marker which never verifies
+    // (the MAC of a value no cookie can hold) is an acceptable degraded answer.
+    let value = new_secret().unwrap_or_default();
+    let token = anon_token_for(call, &value);
+    let set_cookie = (!value.is_empty()).then(|| cookie(csrf_cookie_name(call.ctx.https), &value, call.ctx.https, false));
+    AnonToken { token, set_cookie }
+}
+
+/// Whether `presented` is the anonymous-form token of the request's cookie.
+pub fn anon_token_ok(call: &Call<'_>, presented: &str) -> bool {
+    match read_cookie(call, csrf_cookie_name(call.ctx.https)) {
+        Some(value) => ct_eq(anon_token_for(call, &value).as_bytes(), presented.as_bytes()),
+        None => false,
+    }
+}
