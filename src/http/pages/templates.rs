@@ -18,8 +18,6 @@ impl Templates {
     pub fn new() -> Result<Self, String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
         for (name, bytes) in assets::files_under("templates/") {
             let source = std::str::from_utf8(bytes).map_err(|_| format!("template {name} is not UTF-8"))?;
             env.add_template(name, source).map_err(|e| format!("template {name}: {e:#}"))?;
