@@ -213,6 +213,27 @@ impl App {
             .collect()
     }
 
+    /// Re-encrypts every sealed value under `new_key` in one transaction and records the new
+    /// key's fingerprint; returns how many values were re-sealed. The caller swaps the key files.
+    pub fn rotate_key(&self, new_key: std::sync::Arc<crate::crypto::DataKey>) -> Result<u64> {
+        use crate::store::reseal::SealedRef;
+        let old_key = self.key.clone();
+        let event = security_event(event::KEY_ROTATED, None, None, format!("from={} to={}", old_key.fingerprint(), new_key.fingerprint()));
+        self.store.write(move |tx| {
+            let n = tx.reseal_all(&mut |what, sealed| {
+                let aad = match what {
+                    SealedRef::Message { id, from, to, field } => message_aad(id, from, to, field),
+                    SealedRef::Pin => meta::PIN_AAD.to_vec(),
+                };
+                let plain = zeroize::Zeroizing::new(old_key.open(sealed, &aad)?);
+                Ok(new_key.seal(&plain, &aad)?)
+            })?;
+            meta::set_bytes(tx, meta::KEY_FINGERPRINT, new_key.fingerprint().as_bytes())?;
+            tx.record_event(&event)?;
+            Ok(n)
+        })
+    }
+
     pub fn audit(&self, since: Timestamp) -> Result<Vec<EventRecord>> {
         self.store.read(|rx| rx.events_since(since.0))
     }

@@ -66,7 +66,7 @@ pub fn account_key(username: &str) -> String {
 /// Everything a use case needs, built once at start and shared by all request threads.
 pub struct App {
     pub store: Store,
-    pub key: DataKey,
+    pub key: std::sync::Arc<DataKey>,
     pub hasher: PasswordHasher,
     pub throttle: throttle::Throttle,
     pub settings: Settings,
@@ -79,7 +79,7 @@ impl App {
     pub fn new(store: Store, key: DataKey, hasher: PasswordHasher, settings: Settings) -> Result<Self> {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
         let throttle = throttle::Throttle::new(settings.throttle.clone());
-        Ok(App { store, key, hasher, throttle, settings, decoy_phc })
+        Ok(App { store, key: std::sync::Arc::new(key), hasher, throttle, settings, decoy_phc })
     }
 
     /// Spends the time of one password check, for a user who does not exist.

@@ -77,7 +77,36 @@ pub fn open_app(data_dir: &Path, scrypt_log_n: u8, settings: Settings, create_ke
         DataKey::load(&key_file)?
     };
     let store = Store::open(data_dir)?;
+    let key = check_key_matches(data_dir, &store, key)?;
     Ok(App::new(store, key, PasswordHasher::new(scrypt_log_n), settings)?)
+}
+
+/// The key file must be the one the database was sealed with. A rotation interrupted after its
+/// commit (the database already under the new key, `key.new` not yet renamed) is finished here.
+fn check_key_matches(data_dir: &Path, store: &Store, key: DataKey) -> anyhow::Result<DataKey> {
+    use crate::store::meta;
+    let recorded = store.read(|rx| meta::key_fingerprint(rx))?;
+    let Some(recorded) = recorded else {
+        let fingerprint = key.fingerprint();
+        store.write(move |tx| meta::set_bytes(tx, meta::KEY_FINGERPRINT, fingerprint.as_bytes()))?;
+        return Ok(key);
+    };
+    if recorded == key.fingerprint() {
+        return Ok(key);
+    }
+    let pending = data_dir.join(rotate::NEW_KEY_FILE);
+    if pending.exists() {
+        let new_key = DataKey::load(&pending)?;
+        if new_key.fingerprint() == recorded {
+            rotate::swap_key_files(data_dir)?;
+            return Ok(new_key);
+        }
+    }
+    bail!(
+        "the key file {} ({}) is not the key this database was encrypted with ({recorded})",
+        key_path(data_dir).display(),
+        key.fingerprint()
+    )
 }
 
 /// Opens an existing data directory for an admin command (never creates one).

@@ -34,6 +34,10 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         Some((cert, key)) => Some(server::load_tls(cert, key).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // Signals are handled from here on, so a SIGTERM right after the address is printed
+    // already means a clean stop.
+    let shutdown = server::Shutdown::new();
+    watch_signals(shutdown.clone())?;
     let listener = server::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -43,8 +47,6 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tracing::info!("listening on {scheme}://{address} with data directory {}", config.data_dir.display());
 
-    let shutdown = server::Shutdown::new();
-    watch_signals(shutdown.clone())?;
     let housekeeping = start_housekeeping(app.clone(), &config, shutdown.clone());
     let web = Web::new(app, tls.is_some()).map_err(anyhow::Error::msg)?;
     let served = server::run(listener, tls, config.limits.clone(), Arc::new(web), shutdown.clone());

@@ -13,6 +13,8 @@ pub const NEXT_DELETED: &str = "next_deleted";
 pub const NEXT_EVENT: &str = "next_event";
 pub const PIN_PHC: &str = "pin_phc";
 pub const PIN_SEALED: &str = "pin_sealed";
+/// The fingerprint of the key the sealed values were made with, to catch a wrong key file.
+pub const KEY_FINGERPRINT: &str = "key_fingerprint";
 
 fn decode_u64(bytes: &[u8]) -> Result<u64> {
     let array: [u8; 8] = bytes.try_into().map_err(|_| Error::Storage("malformed counter in meta".into()))?;
@@ -50,6 +52,11 @@ pub fn next(tx: &Tx<'_>, key: &str) -> Result<u64> {
     };
     table.insert(key, (current + 1).to_le_bytes().as_slice())?;
     Ok(current)
+}
+
+/// The key fingerprint the database was sealed with, if recorded.
+pub fn key_fingerprint(rx: &Rx) -> Result<Option<String>> {
+    Ok(get_bytes(rx, KEY_FINGERPRINT)?.and_then(|b| String::from_utf8(b).ok()))
 }
 
 pub fn get_bytes(rx: &Rx, key: &str) -> Result<Option<Vec<u8>>> {

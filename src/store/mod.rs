@@ -10,6 +10,7 @@ pub mod events;
 pub mod messages;
 pub mod meta;
 pub mod records;
+pub mod reseal;
 pub mod sessions;
 pub mod tables;
 pub mod users;

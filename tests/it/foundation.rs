@@ -28,9 +28,20 @@ fn records(file: &Path) -> Vec<String> {
     fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_string).collect()
 }
 
-/// Every file of a directory with its bytes, to show that a refused restore changed nothing.
-fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    util::files_under(dir).into_iter().map(|p| (p.clone(), fs::read(&p).unwrap())).collect()
+/// Asserts two dumps hold the same records, showing the first difference.
+fn assert_same_records(a: &[String], b: &[String]) {
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        assert_eq!(x, y, "dumps differ at record {i}");
+    }
+    assert_eq!(a.len(), b.len(), "dumps have different numbers of records");
+}
+
+/// Every file of a directory with a hash of its bytes, to show that a refused restore
+/// changed nothing.
+/// The empty `lock` file that commands create to exclude each other is left out.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    use sha2::{Digest, Sha256};
+    util::files_under(dir).into_iter().filter(|p| !p.ends_with("lock")).map(|p| (p.clone(), hex::encode(Sha256::digest(fs::read(&p).unwrap())))).collect()
 }
 
 #[test]
@@ -123,7 +134,7 @@ fn dump_restore_dump_round_trip_keeps_every_record() {
     dump_to(&target, &second);
     let (a, b) = (records(&first), records(&second));
     assert!(a.len() > 20, "the demo dump is suspiciously small: {} lines", a.len());
-    assert_eq!(a, b);
+    assert_same_records(&a, &b);
     // The restored server works and still refuses the retired username.
     let output = run(&target, &["user", "list"], b"");
     assert!(stdout(&output).contains("alice") && !stdout(&output).contains("carol"), "{}", stdout(&output));
@@ -144,7 +155,7 @@ fn a_dump_of_a_live_server_equals_one_taken_after_stopping_it() {
     server.stop();
     let stopped = temp.path().join("stopped.dump");
     dump_to(&server.dir, &stopped);
-    assert_eq!(records(&live), records(&stopped));
+    assert_same_records(&records(&live), &records(&stopped));
     let piped_records: Vec<String> = stdout(&piped).lines().skip(1).map(str::to_string).collect();
     assert_eq!(piped_records, records(&stopped));
 }
@@ -246,7 +257,7 @@ fn restore_is_refused_while_the_server_runs() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("stop the server"), "{}", stderr(&output));
     let after = snapshot(&server.dir);
-    let db = |files: &[(std::path::PathBuf, Vec<u8>)]| files.iter().find(|(p, _)| p.ends_with("messages.redb")).cloned();
+    let db = |files: &[(std::path::PathBuf, String)]| files.iter().find(|(p, _)| p.ends_with("messages.redb")).cloned();
     assert_eq!(db(&before), db(&after));
 }
 
@@ -318,4 +329,56 @@ fn admin_commands_work_while_the_server_runs() {
     assert!(!stdout(&output).contains("new-pin-2026"));
     let output = run(&server.dir, &["audit", "--since", "yesterday"], b"");
     assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
+    let mut server = Server::start();
+    demo(&server.dir);
+    let output = run(&server.dir, &["user", "delete", "carol"], b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Refused while the server runs.
+    let output = run(&server.dir, &["rotate-key"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("stop the server"), "{}", stderr(&output));
+    server.stop();
+    let temp = tempfile::tempdir().unwrap();
+    let before = temp.path().join("before.dump");
+    dump_to(&server.dir, &before);
+    let old_key = fs::read(server.dir.join("key")).unwrap();
+
+    let output = run(&server.dir, &["rotate-key"], b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_ne!(fs::read(server.dir.join("key")).unwrap(), old_key);
+    let backups: Vec<_> = util::files_under(&server.dir).into_iter().filter(|p| p.to_string_lossy().contains("key.old-")).collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(fs::read(&backups[0]).unwrap(), old_key);
+
+    // Every message and deleted-log entry reads back under the new key.
+    let output = run(&server.dir, &["deleted"], b"");
+    assert!(output.status.success() && stdout(&output).contains("Lunch on Friday?"), "{}", stderr(&output));
+    {
+        let app = messages::commands::open_existing(&server.dir).unwrap();
+        let alice = messages::model::Username::parse("alice").unwrap();
+        let page = app.mailbox(&alice, messages::model::Mailbox::Inbox, None, 50).unwrap();
+        assert!(page.messages.iter().any(|m| m.title == "Re: Welcome to messages"));
+        for message in &page.messages {
+            let full = app.read_message(&alice, message.id).unwrap();
+            assert!(!full.body.unwrap_or_default().is_empty());
+        }
+    }
+    // The old key no longer matches the database.
+    let current = fs::read(server.dir.join("key")).unwrap();
+    fs::write(server.dir.join("key"), &old_key).unwrap();
+    let output = run(&server.dir, &["user", "list"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("is not the key this database was encrypted with"), "{}", stderr(&output));
+    fs::write(server.dir.join("key"), &current).unwrap();
+    // A dump made before the rotation is refused with a fingerprint message.
+    let output = run(&server.dir, &["restore", "--force", "--input", before.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("another key"), "{}", stderr(&output));
+    // And the server starts again on the rotated data.
+    let mut again = Server::start_in(&server.dir, &[]);
+    assert!(again.stop().success());
 }
