@@ -266,3 +266,38 @@ impl App {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{DataKey, PasswordHasher};
+    use crate::store::Store;
+
+    fn app_with_token_ttl(dir: &std::path::Path, token_ttl: Duration) -> App {
+        std::fs::create_dir_all(dir).expect("data dir");
+        let store = Store::open(dir).expect("store");
+        let key = DataKey::generate().expect("key");
+        let settings = super::super::Settings { token_ttl, ..super::super::Settings::default() };
+        App::new(store, key, PasswordHasher::new(15), settings).expect("app")
+    }
+
+    fn client() -> Client {
+        Client { ip: std::net::IpAddr::from([127, 0, 0, 1]), user_agent: String::new() }
+    }
+
+    /// The API's expired-token case: a hidden serve flag for the token life would be the only
+    /// way to reach it from outside, so it is checked here on the use case the API calls.
+    #[test]
+    fn tokens_stop_working_when_they_expire() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let alice = Username::parse("alice").expect("valid");
+        let live = app_with_token_ttl(&dir.path().join("live"), Duration::from_secs(3600));
+        let (token, expires_at) = live.issue_token(&alice, &client()).expect("issued");
+        assert!(expires_at.0 > Timestamp::now().0 + 3500);
+        assert_eq!(live.token_user(&token).expect("read").map(|(u, _)| u), Some(alice.clone()));
+
+        let expired = app_with_token_ttl(&dir.path().join("expired"), Duration::ZERO);
+        let (token, _) = expired.issue_token(&alice, &client()).expect("issued");
+        assert_eq!(expired.token_user(&token).expect("read"), None);
+    }
+}
