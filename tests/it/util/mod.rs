@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod web;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
