@@ -726,3 +726,29 @@ fn tls_serves_https_and_load_tls_explains_bad_files() {
     let mut plain = Client::connect(server.addr).expect("connect");
     assert!(plain.send("GET", "/", &[], b"").is_err());
 }
+
+#[test]
+fn sigterm_stops_the_real_binary_cleanly() {
+    let _serial = serial();
+    let mut server = crate::util::Server::start();
+    let mut idle = Client::connect(server.addr).expect("connect");
+    let response = idle.send("GET", "/healthz", &[], b"").expect("healthz");
+    assert_eq!(response.status, 200);
+    let stopping = Instant::now();
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "exit status {status:?}; output: {}",
+        server.output()
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "SIGTERM took {:?}",
+        stopping.elapsed()
+    );
+    assert!(read_until_closed(idle.stream(), Duration::from_secs(1)).is_empty());
+    assert!(
+        TcpStream::connect(server.addr).is_err(),
+        "nothing listens after exit"
+    );
+}
