@@ -1,6 +1,7 @@
 //! The one integration test binary: black-box tests of the real `messages` binary (and, where
 //! a guard can only be reached from inside, of the library), one module per capability.
 
+mod api;
 mod browser;
 mod foundation;
 mod util;
