@@ -537,3 +537,70 @@ fn repeated_login_failures_get_a_429_page_with_retry_after() {
     assert!(text(&limited).contains("too many attempts"));
     assert!(limited.header("Content-Security-Policy").is_some());
 }
+
+/// One request over TLS to the real binary, trusting `cert`.
+fn tls_request(addr: std::net::SocketAddr, cert: &rcgen::CertifiedKey<rcgen::KeyPair>, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    use std::io::Write;
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let session = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().expect("name")).expect("session");
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(client::IO_TIMEOUT)).expect("timeout");
+    let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(session, tcp));
+    let request = client::render_request("localhost", method, path, headers, body);
+    tls.get_mut().write_all(&request).expect("request over TLS");
+    client::read_response(&mut tls, method == "HEAD").expect("response over TLS")
+}
+
+#[test]
+fn under_tls_cookies_are_secure_and_host_prefixed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+    let server = Server::start_with(&["--tls-cert", cert_path.to_str().expect("path"), "--tls-key", key_path.to_str().expect("path")]);
+
+    let page = tls_request(server.addr, &cert, "GET", "/login", &[], b"");
+    assert_eq!(page.status, 200);
+    let csrf_cookie = page.header("Set-Cookie").expect("csrf cookie");
+    assert!(csrf_cookie.starts_with("__Host-csrf=") && csrf_cookie.contains("; Secure") && csrf_cookie.contains("SameSite=Strict"), "{csrf_cookie}");
+    assert!(page.header("Strict-Transport-Security").is_some());
+
+    // Registration and login over TLS: the session cookie is __Host-session; Secure.
+    let pair = csrf_cookie.split(';').next().expect("pair").to_string();
+    let token = csrf_token(&text(&page));
+    let form = |fields: &[(&str, &str)]| form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", pair.as_str())];
+    let body = form(&[
+        ("name", "Alice"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+        ("pin", PIN),
+        ("security_question", "1"),
+        ("security_answer", "rex"),
+        ("csrf_token", &token),
+    ]);
+    assert_eq!(tls_request(server.addr, &cert, "POST", "/register", &headers, body.as_bytes()).status, 303);
+    // A cookie without the prefix is not the one the server reads under TLS.
+    let plain_name = format!("csrf={}", pair.split_once('=').expect("value").1);
+    let refused = tls_request(server.addr, &cert, "POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &plain_name)], form(&[("username", "alice"), ("password", PASSWORD), ("csrf_token", &token)]).as_bytes());
+    assert_eq!(refused.status, 403);
+    let login = tls_request(server.addr, &cert, "POST", "/login", &headers, form(&[("username", "alice"), ("password", PASSWORD), ("csrf_token", &token)]).as_bytes());
+    assert_eq!(login.status, 303);
+    let session = login.header_all("Set-Cookie").into_iter().find(|c| c.starts_with("__Host-session=")).expect("session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
+        assert!(session.contains(flag), "{session} has {flag}");
+    }
+    assert!(!session.contains("Domain="), "__Host- cookies carry no Domain");
+    let cookie = session.split(';').next().expect("pair");
+    assert_eq!(tls_request(server.addr, &cert, "GET", "/inbox", &[("Cookie", cookie)], b"").status, 200);
+}

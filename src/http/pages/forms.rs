@@ -24,12 +24,11 @@ impl Form {
             .header("Content-Type")
             .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
         let mut bytes = Vec::new();
-        if urlencoded {
-            if let Some(mut body) = call.request.data() {
-                if body.read_to_end(&mut bytes).is_err() {
-                    bytes.clear();
-                }
-            }
+        if urlencoded
+            && let Some(mut body) = call.request.data()
+            && body.read_to_end(&mut bytes).is_err()
+        {
+            bytes.clear();
         }
         Form { fields: form_urlencoded::parse(&bytes).into_owned().collect() }
     }

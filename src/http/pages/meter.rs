@@ -45,10 +45,10 @@ pub fn strength(call: &Call<'_>) -> Response {
         return json_error(429, "too many requests").with_unique_header("Retry-After", retry_after.to_string());
     }
     let mut bytes = Vec::new();
-    if let Some(body) = request.data() {
-        if body.take(MAX_BODY + 1).read_to_end(&mut bytes).is_err() || bytes.len() as u64 > MAX_BODY {
-            return json_error(413, "the request body is too large");
-        }
+    if let Some(body) = request.data()
+        && (body.take(MAX_BODY + 1).read_to_end(&mut bytes).is_err() || bytes.len() as u64 > MAX_BODY)
+    {
+        return json_error(413, "the request body is too large");
     }
     let Ok(query) = serde_json::from_slice::<Query>(&bytes) else {
         return json_error(400, "expected {password, username, name}");
