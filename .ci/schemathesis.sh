@@ -4,7 +4,8 @@
 # content type, headers, body schema), and any schema violation fails the run.
 #
 # Usage: .ci/schemathesis.sh PATH/TO/messages
-# Builds nothing. Set SCHEMATHESIS=/path/to/schemathesis to reuse an installed one.
+# Builds nothing. Set SCHEMATHESIS=/path/to/schemathesis to reuse an installed one, and
+# SCHEMATHESIS_SEED to explore beyond the fixed seed CI uses.
 set -euo pipefail
 
 binary=${1:?usage: .ci/schemathesis.sh PATH/TO/messages}
@@ -97,10 +98,12 @@ def before_call(ctx, case, **kwargs):
 PY
 export PYTHONPATH="$work${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=st_hooks
 
+# Hypothesis and schemathesis keep example databases in the working directory: not the repo's.
+cd "$work"
 status=0
 run() {
     timeout 600 "$schemathesis" --config-file "$work/schemathesis.toml" run "$base/api/v1/openapi.json" \
-        --checks all --max-examples 30 --seed 424242 --workers 1 --no-color \
+        --checks all --max-examples 30 --seed "${SCHEMATHESIS_SEED:-424242}" --workers 1 --no-color \
         --report junit --report-dir "${SCHEMATHESIS_REPORT_DIR:-$work/report}" "$@" || status=$?
 }
 # Revoking the token would end the run's own credentials, so that operation goes last, alone.

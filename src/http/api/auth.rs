@@ -31,18 +31,32 @@ fn credentials<'r>(request: &'r Request, scheme: &str) -> Option<&'r str> {
 /// The live bearer token's owner, or 401 with a Bearer challenge.
 pub fn bearer(app: &App, request: &Request) -> Result<Caller, Problem> {
     let refused = || Problem::unauthenticated(Scheme::Bearer, "a valid bearer token is required");
-    let token = credentials(request, "Bearer").filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS).ok_or_else(refused)?;
+    let token = credentials(request, "Bearer")
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS)
+        .ok_or_else(refused)?;
     match app.token_user(token)? {
-        Some((username, token_hash)) => Ok(Caller { username, token_hash }),
+        Some((username, token_hash)) => Ok(Caller {
+            username,
+            token_hash,
+        }),
         None => Err(refused()),
     }
 }
 
 /// The username and password of an HTTP Basic header, or 401 with a Basic challenge.
 pub fn basic(request: &Request) -> Result<(String, String), Problem> {
-    let refused = || Problem::unauthenticated(Scheme::Basic, "HTTP Basic credentials (username and password) are required");
-    let encoded = credentials(request, "Basic").filter(|c| c.len() <= MAX_BASIC_CHARS).ok_or_else(refused)?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| refused())?;
+    let refused = || {
+        Problem::unauthenticated(
+            Scheme::Basic,
+            "HTTP Basic credentials (username and password) are required",
+        )
+    };
+    let encoded = credentials(request, "Basic")
+        .filter(|c| c.len() <= MAX_BASIC_CHARS)
+        .ok_or_else(refused)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| refused())?;
     let text = String::from_utf8(decoded).map_err(|_| refused())?;
     let (username, password) = text.split_once(':').ok_or_else(refused)?;
     Ok((username.to_string(), password.to_string()))

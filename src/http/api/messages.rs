@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::problem::Problem;
 use super::query::Query;
-use super::{json, schema, Api};
-use crate::app::mail::{MessageView, MAX_PAGE};
+use super::{Api, json, schema};
+use crate::app::mail::{MAX_PAGE, MessageView};
 use crate::app::{App, Client};
 use crate::error::Error;
 use crate::model::{Mailbox, MessageId};
@@ -54,7 +54,10 @@ impl From<MessageView> for MessageJson {
 fn list_of(views: Vec<MessageView>) -> Vec<MessageJson> {
     views
         .into_iter()
-        .map(|view| MessageJson { body: None, ..MessageJson::from(view) })
+        .map(|view| MessageJson {
+            body: None,
+            ..MessageJson::from(view)
+        })
         .collect()
 }
 
@@ -63,17 +66,24 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
     let query = Query::parse(request, &["box", "limit", "cursor", "since"])?;
     let mailbox = match query.text("box") {
         None => Mailbox::Inbox,
-        Some(text) => Mailbox::parse(text).ok_or_else(|| Problem::bad_parameter("box", "must be inbox or sent"))?,
+        Some(text) => Mailbox::parse(text)
+            .ok_or_else(|| Problem::bad_parameter("box", "must be inbox or sent"))?,
     };
     let before = query.cursor("cursor")?;
     let since = query.cursor("since")?;
     if before.is_some() && since.is_some() {
-        return Err(Problem::bad_parameter("since", "cannot be combined with cursor"));
+        return Err(Problem::bad_parameter(
+            "since",
+            "cannot be combined with cursor",
+        ));
     }
     if let Some(since) = since {
         let limit = query.number("limit", 1, MAX_PAGE, MAX_PAGE)?;
         let poll = app.poll(&caller.username, mailbox, since, limit)?;
-        return Ok(json(200, &serde_json::json!({"messages": list_of(poll.messages), "cursor": poll.cursor.to_string()})));
+        return Ok(json(
+            200,
+            &serde_json::json!({"messages": list_of(poll.messages), "cursor": poll.cursor.to_string()}),
+        ));
     }
     let limit = query.number("limit", 1, MAX_PAGE, DEFAULT_PAGE)?;
     let page = app.mailbox(&caller.username, mailbox, before, limit)?;

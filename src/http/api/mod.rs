@@ -31,7 +31,10 @@ pub struct Api {
 
 impl Api {
     pub fn new() -> Result<Self, String> {
-        Ok(Api { schemas: schema::Schemas::compile()?, openapi: openapi::document()? })
+        Ok(Api {
+            schemas: schema::Schemas::compile()?,
+            openapi: openapi::document()?,
+        })
     }
 }
 
@@ -55,7 +58,8 @@ pub fn status_error(status: u16, message: &str, request_id: &str) -> Response {
 }
 
 pub fn method_not_allowed(allowed: &[&str], request_id: &str) -> Response {
-    status_error(405, "method not allowed", request_id).with_unique_header("Allow", allowed.join(", "))
+    status_error(405, "method not allowed", request_id)
+        .with_unique_header("Allow", allowed.join(", "))
 }
 
 /// A JSON answer.
@@ -110,7 +114,13 @@ impl<'p> Route<'p> {
 
     /// Whether the route can be used without a bearer token.
     fn is_public(self, method: &str) -> bool {
-        matches!((self, method), (Route::Users, "POST") | (Route::Tokens, "POST") | (Route::SecurityQuestions, _) | (Route::OpenApi, _))
+        matches!(
+            (self, method),
+            (Route::Users, "POST")
+                | (Route::Tokens, "POST")
+                | (Route::SecurityQuestions, _)
+                | (Route::OpenApi, _)
+        )
     }
 }
 
@@ -123,10 +133,17 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
     if !route.allowed().contains(&method) {
         return method_not_allowed(route.allowed(), ctx.request_id);
     }
-    dispatch(web, request, ctx, route, method).unwrap_or_else(|problem| problem.into_response(ctx.request_id))
+    dispatch(web, request, ctx, route, method)
+        .unwrap_or_else(|problem| problem.into_response(ctx.request_id))
 }
 
-fn dispatch(web: &Web, request: &Request, ctx: &Ctx<'_>, route: Route<'_>, method: &str) -> Result<Response, Problem> {
+fn dispatch(
+    web: &Web,
+    request: &Request,
+    ctx: &Ctx<'_>,
+    route: Route<'_>,
+    method: &str,
+) -> Result<Response, Problem> {
     let app = web.app.as_ref();
     let api = &web.api;
     let client = &ctx.client;
@@ -150,7 +167,9 @@ fn dispatch(web: &Web, request: &Request, ctx: &Ctx<'_>, route: Route<'_>, metho
         (Route::Messages, _) => messages::list(app, request, &caller),
         (Route::Message(id), "DELETE") => messages::delete(app, &caller, id, client),
         (Route::Message(id), _) => messages::read(app, &caller, id),
-        (Route::SecurityQuestions | Route::OpenApi, _) => Err(Problem::internal("public route reached the protected branch")),
+        (Route::SecurityQuestions | Route::OpenApi, _) => Err(Problem::internal(
+            "public route reached the protected branch",
+        )),
     }
 }
 
@@ -160,8 +179,14 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(Route::parse("/api/v1/users/alice/key"), Some(Route::UserKey("alice")));
-        assert_eq!(Route::parse("/api/v1/messages/abc"), Some(Route::Message("abc")));
+        assert_eq!(
+            Route::parse("/api/v1/users/alice/key"),
+            Some(Route::UserKey("alice"))
+        );
+        assert_eq!(
+            Route::parse("/api/v1/messages/abc"),
+            Some(Route::Message("abc"))
+        );
         assert_eq!(Route::parse("/api/v1/messages/"), Some(Route::Message("")));
         assert_eq!(Route::parse("/api/v1/me/"), None);
         assert_eq!(Route::parse("/api/v2/me"), None);

@@ -11,13 +11,18 @@ use crate::http::assets;
 /// The document as bytes, or why it cannot be built (an unknown `$ref`, a missing file).
 pub fn document() -> Result<Vec<u8>, String> {
     let skeleton = assets::file("openapi.json").ok_or("assets/openapi.json is missing")?;
-    let mut document: Value = serde_json::from_slice(skeleton).map_err(|e| format!("assets/openapi.json is not JSON: {e}"))?;
+    let mut document: Value = serde_json::from_slice(skeleton)
+        .map_err(|e| format!("assets/openapi.json is not JSON: {e}"))?;
     let components = document
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
         .ok_or("assets/openapi.json has no components.schemas")?;
     for (name, mut body_schema) in schema::all()? {
-        let title = body_schema.get("title").and_then(Value::as_str).ok_or_else(|| format!("schema {name}.json has no title"))?.to_string();
+        let title = body_schema
+            .get("title")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("schema {name}.json has no title"))?
+            .to_string();
         if let Some(object) = body_schema.as_object_mut() {
             // The document declares the dialect once (jsonSchemaDialect); ids would re-base refs.
             object.remove("$schema");
@@ -36,8 +41,11 @@ fn check_refs(root: &Value, node: &Value) -> Result<(), String> {
     match node {
         Value::Object(map) => {
             if let Some(target) = map.get("$ref").and_then(Value::as_str) {
-                let pointer = target.strip_prefix('#').ok_or_else(|| format!("$ref {target} is not local"))?;
-                root.pointer(pointer).ok_or_else(|| format!("$ref {target} points at nothing"))?;
+                let pointer = target
+                    .strip_prefix('#')
+                    .ok_or_else(|| format!("$ref {target} is not local"))?;
+                root.pointer(pointer)
+                    .ok_or_else(|| format!("$ref {target} points at nothing"))?;
             }
             map.values().try_for_each(|child| check_refs(root, child))
         }
@@ -50,7 +58,11 @@ fn check_refs(root: &Value, node: &Value) -> Result<(), String> {
 #[cfg(test)]
 pub fn operations(document: &Value) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let paths = document.get("paths").and_then(Value::as_object).cloned().unwrap_or_default();
+    let paths = document
+        .get("paths")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (path, item) in paths {
         for method in item.as_object().into_iter().flat_map(|o| o.keys()) {
             if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
@@ -69,9 +81,16 @@ mod tests {
     #[test]
     fn the_document_builds_and_has_every_body_schema() {
         let document: Value = serde_json::from_slice(&document().expect("builds")).expect("json");
-        assert_eq!(document["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+        assert_eq!(
+            document["openapi"].as_str().map(|v| v.starts_with("3.1")),
+            Some(true)
+        );
         for title in ["Registration", "NewMessage", "ProfileUpdate", "PublicKey"] {
-            assert!(document["components"]["schemas"][title]["additionalProperties"] == Value::Bool(false), "{title}");
+            assert!(
+                document["components"]["schemas"][title]["additionalProperties"]
+                    == Value::Bool(false),
+                "{title}"
+            );
         }
     }
 
@@ -91,7 +110,12 @@ mod tests {
             ("/api/v1/openapi.json", "/api/v1/openapi.json"),
         ] {
             let route = super::super::Route::parse(sample).expect("routed");
-            routed.extend(route.allowed().iter().map(|m| (m.to_string(), template.to_string())));
+            routed.extend(
+                route
+                    .allowed()
+                    .iter()
+                    .map(|m| (m.to_string(), template.to_string())),
+            );
         }
         routed.push(("GET".into(), "/healthz".into()));
         routed.sort();

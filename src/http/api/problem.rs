@@ -17,7 +17,10 @@ pub struct Detail {
 
 impl Detail {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Detail { field: field.into(), message: message.into() }
+        Detail {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -35,11 +38,21 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Problem { status, code, message: message.into(), details: Vec::new(), headers: Vec::new(), internal: None }
+        Problem {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            headers: Vec::new(),
+            internal: None,
+        }
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Problem { internal: Some(detail.into()), ..Problem::new(500, "internal_error", "something went wrong on our side") }
+        Problem {
+            internal: Some(detail.into()),
+            ..Problem::new(500, "internal_error", "something went wrong on our side")
+        }
     }
 
     pub fn with_details(mut self, details: Vec<Detail>) -> Self {
@@ -54,12 +67,14 @@ impl Problem {
 
     /// 401 with the challenge of `scheme` (`Bearer` or `Basic`).
     pub fn unauthenticated(scheme: Scheme, message: &str) -> Self {
-        Problem::new(401, "unauthenticated", message).with_header("WWW-Authenticate", scheme.challenge())
+        Problem::new(401, "unauthenticated", message)
+            .with_header("WWW-Authenticate", scheme.challenge())
     }
 
     /// A parameter of the query string that is not acceptable.
     pub fn bad_parameter(name: &str, message: &str) -> Self {
-        Problem::new(400, "invalid_parameter", format!("{name}: {message}")).with_details(vec![Detail::new(name, message)])
+        Problem::new(400, "invalid_parameter", format!("{name}: {message}"))
+            .with_details(vec![Detail::new(name, message)])
     }
 
     /// Encodes the answer; a 500 is logged with the request id, its detail is not sent.
@@ -68,7 +83,8 @@ impl Problem {
             tracing::error!("request {request_id}: {detail}");
         }
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message, "details": self.details, "request_id": request_id}});
-        let mut response = Response::from_data("application/json", body.to_string()).with_status_code(self.status);
+        let mut response =
+            Response::from_data("application/json", body.to_string()).with_status_code(self.status);
         for (name, value) in self.headers {
             response = response.with_unique_header(name, value);
         }
@@ -101,13 +117,24 @@ impl From<Error> for Problem {
         let mut problem = Problem::new(status, error.code(), error.public_message());
         match error {
             Error::Invalid(problems) => {
-                problem.details = problems.iter().map(|p| Detail::new(format!("/{}", p.field), p.message.clone())).collect();
+                problem.details = problems
+                    .iter()
+                    .map(|p| Detail::new(format!("/{}", p.field), p.message.clone()))
+                    .collect();
             }
             Error::WrongPin => problem.details = vec![Detail::new("/pin", "is not correct")],
-            Error::UsernameTaken => problem.details = vec![Detail::new("/username", "is already taken")],
-            Error::RateLimited { retry_after } => problem = problem.with_header("Retry-After", retry_after.max(1).to_string()),
-            Error::Unauthenticated => problem = problem.with_header("WWW-Authenticate", Scheme::Bearer.challenge()),
-            Error::MethodNotAllowed(allowed) => problem = problem.with_header("Allow", allowed.join(", ")),
+            Error::UsernameTaken => {
+                problem.details = vec![Detail::new("/username", "is already taken")]
+            }
+            Error::RateLimited { retry_after } => {
+                problem = problem.with_header("Retry-After", retry_after.max(1).to_string())
+            }
+            Error::Unauthenticated => {
+                problem = problem.with_header("WWW-Authenticate", Scheme::Bearer.challenge())
+            }
+            Error::MethodNotAllowed(allowed) => {
+                problem = problem.with_header("Allow", allowed.join(", "))
+            }
             _ => {}
         }
         problem

@@ -19,7 +19,10 @@ impl Query {
             if !known.contains(&name.as_ref()) {
                 return Err(Problem::bad_parameter(&name, "is not a known parameter"));
             }
-            if values.insert(name.to_string(), value.into_owned()).is_some() {
+            if values
+                .insert(name.to_string(), value.into_owned())
+                .is_some()
+            {
                 return Err(Problem::bad_parameter(&name, "is given more than once"));
             }
         }
@@ -31,25 +34,42 @@ impl Query {
     }
 
     /// An integer parameter within `min..=max`, or `default` when absent.
-    pub fn number(&self, name: &str, min: usize, max: usize, default: usize) -> Result<usize, Problem> {
+    pub fn number(
+        &self,
+        name: &str,
+        min: usize,
+        max: usize,
+        default: usize,
+    ) -> Result<usize, Problem> {
         match self.text(name) {
             None => Ok(default),
             Some(text) => text
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| Problem::bad_parameter(name, &format!("must be a whole number from {min} to {max}"))),
+                .ok_or_else(|| {
+                    Problem::bad_parameter(
+                        name,
+                        &format!("must be a whole number from {min} to {max}"),
+                    )
+                }),
         }
     }
 
     /// A cursor: the decimal form of the u64 the app uses, at most 19 digits, no sign.
     pub fn cursor(&self, name: &str) -> Result<Option<u64>, Problem> {
-        let Some(text) = self.text(name) else { return Ok(None) };
-        let digits_only = !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());
+        let Some(text) = self.text(name) else {
+            return Ok(None);
+        };
+        let digits_only =
+            !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());
         let canonical = text == "0" || !text.starts_with('0');
         match text.parse::<u64>() {
             Ok(value) if digits_only && canonical => Ok(Some(value)),
-            _ => Err(Problem::bad_parameter(name, "is not a cursor this server gave out")),
+            _ => Err(Problem::bad_parameter(
+                name,
+                "is not a cursor this server gave out",
+            )),
         }
     }
 }

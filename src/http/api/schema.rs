@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
 use rouille::Request;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -35,7 +35,9 @@ impl Schemas {
         let mut validators = HashMap::new();
         for (name, schema) in all()? {
             if schema.get("additionalProperties") != Some(&Value::Bool(false)) {
-                return Err(format!("schema {name}.json must set additionalProperties to false"));
+                return Err(format!(
+                    "schema {name}.json must set additionalProperties to false"
+                ));
             }
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
@@ -44,7 +46,9 @@ impl Schemas {
             validators.insert(name, validator);
         }
         if let Some(missing) = USED.iter().find(|name| !validators.contains_key(**name)) {
-            return Err(format!("schema {missing}.json is missing from assets/schemas"));
+            return Err(format!(
+                "schema {missing}.json is missing from assets/schemas"
+            ));
         }
         Ok(Schemas { validators })
     }
@@ -52,19 +56,39 @@ impl Schemas {
     /// The body of `request` as `T`, after the content-type check and validation by `schema`.
     pub fn body<T: DeserializeOwned>(&self, request: &Request, schema: &str) -> Result<T, Problem> {
         if !is_json(request.header("Content-Type")) {
-            return Err(Problem::new(415, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json)"));
+            return Err(Problem::new(
+                415,
+                "unsupported_media_type",
+                "the request body must be JSON (Content-Type: application/json)",
+            ));
         }
         let mut bytes = Vec::new();
         if let Some(mut data) = request.data() {
-            std::io::Read::read_to_end(&mut data, &mut bytes)
-                .map_err(|_| Problem::new(400, "bad_request", "the request body could not be read"))?;
+            std::io::Read::read_to_end(&mut data, &mut bytes).map_err(|_| {
+                Problem::new(400, "bad_request", "the request body could not be read")
+            })?;
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Problem::new(400, "invalid_json", "the request body is not valid JSON")
-                .with_details(vec![Detail::new("", format!("line {} column {}: {}", e.line(), e.column(), json_error_kind(&e)))])
+            Problem::new(400, "invalid_json", "the request body is not valid JSON").with_details(
+                vec![Detail::new(
+                    "",
+                    format!(
+                        "line {} column {}: {}",
+                        e.line(),
+                        e.column(),
+                        json_error_kind(&e)
+                    ),
+                )],
+            )
         })?;
         self.check(schema, &value)?;
-        serde_json::from_value(value).map_err(|e| Problem::new(400, "invalid_input", format!("the request body does not fit: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            Problem::new(
+                400,
+                "invalid_input",
+                format!("the request body does not fit: {e}"),
+            )
+        })
     }
 
     /// Validates `value` against the named schema; every failure becomes a detail.
@@ -124,13 +148,24 @@ fn details_of(error: jsonschema::ValidationError<'_>) -> Vec<Detail> {
     match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            vec![Detail::new(format!("{base}/{}", escape_pointer(name)), "is required")]
+            vec![Detail::new(
+                format!("{base}/{}", escape_pointer(name)),
+                "is required",
+            )]
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
-            .map(|name| Detail::new(format!("{base}/{}", escape_pointer(name)), "is not a known field"))
+            .map(|name| {
+                Detail::new(
+                    format!("{base}/{}", escape_pointer(name)),
+                    "is not a known field",
+                )
+            })
             .collect(),
-        _ => vec![Detail::new(base, error.masked_with("the value").to_string())],
+        _ => vec![Detail::new(
+            base,
+            error.masked_with("the value").to_string(),
+        )],
     }
 }
 
@@ -156,7 +191,10 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_field() {
-        let refused = problem(NEW_MESSAGE, json!({"to": "bob", "title": "t".repeat(201), "extra/x": 1}));
+        let refused = problem(
+            NEW_MESSAGE,
+            json!({"to": "bob", "title": "t".repeat(201), "extra/x": 1}),
+        );
         let fields: Vec<&str> = refused.details.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["/body", "/extra~1x", "/title"]);
         assert_eq!(refused.status, 400);
@@ -164,8 +202,18 @@ mod tests {
 
     #[test]
     fn refused_values_are_not_echoed() {
-        let refused = problem(REGISTRATION, json!({"username": "bob", "name": "Bob", "password": "secret-pw", "pin": "1", "security_question": 1, "security_answer": "x"}));
-        assert!(refused.details.iter().all(|d| !d.message.contains("secret-pw")), "{:?}", refused.details);
+        let refused = problem(
+            REGISTRATION,
+            json!({"username": "bob", "name": "Bob", "password": "secret-pw", "pin": "1", "security_question": 1, "security_answer": "x"}),
+        );
+        assert!(
+            refused
+                .details
+                .iter()
+                .all(|d| !d.message.contains("secret-pw")),
+            "{:?}",
+            refused.details
+        );
         assert_eq!(refused.details[0].field, "/password");
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{self, Caller};
 use super::problem::{Detail, Problem, Scheme};
 use super::query::Query;
-use super::{json, schema, Api};
+use super::{Api, json, schema};
 use crate::app::accounts::{Profile, Registration};
 use crate::app::{App, Client};
 use crate::error::Error;
@@ -67,7 +67,12 @@ struct KeyView<'a> {
 }
 
 /// `POST /api/v1/users`: 201 with the new member's profile.
-pub fn register(app: &App, api: &Api, request: &Request, client: &Client) -> Result<Response, Problem> {
+pub fn register(
+    app: &App,
+    api: &Api,
+    request: &Request,
+    client: &Client,
+) -> Result<Response, Problem> {
     let body: RegistrationBody = api.schemas.body(request, schema::REGISTRATION)?;
     let registration = Registration {
         username: body.username,
@@ -85,11 +90,18 @@ pub fn register(app: &App, api: &Api, request: &Request, client: &Client) -> Res
 /// `POST /api/v1/tokens`: HTTP Basic in, `{token, expires_at}` out (201).
 pub fn create_token(app: &App, request: &Request, client: &Client) -> Result<Response, Problem> {
     let (username, password) = auth::basic(request)?;
-    let (token, expires_at) = app.create_token(&username, &password, client).map_err(|error| match error {
-        Error::Unauthenticated => Problem::unauthenticated(Scheme::Basic, &error.public_message()),
-        other => Problem::from(other),
-    })?;
-    Ok(json(201, &serde_json::json!({"token": token, "expires_at": expires_at.rfc3339()})))
+    let (token, expires_at) = app
+        .create_token(&username, &password, client)
+        .map_err(|error| match error {
+            Error::Unauthenticated => {
+                Problem::unauthenticated(Scheme::Basic, &error.public_message())
+            }
+            other => Problem::from(other),
+        })?;
+    Ok(json(
+        201,
+        &serde_json::json!({"token": token, "expires_at": expires_at.rfc3339()}),
+    ))
 }
 
 /// `DELETE /api/v1/tokens`: ends the bearer token of this request.
@@ -99,23 +111,36 @@ pub fn revoke_token(app: &App, caller: &Caller, client: &Client) -> Result<Respo
 }
 
 pub fn me(app: &App, caller: &Caller) -> Result<Response, Problem> {
-    Ok(json(200, &ProfileView::from(app.profile(&caller.username)?)))
+    Ok(json(
+        200,
+        &ProfileView::from(app.profile(&caller.username)?),
+    ))
 }
 
 /// `PATCH /api/v1/me`: the name, and/or the password (with the current one). The new name is
 /// checked before the password changes, so a refused request changes nothing.
-pub fn update_me(app: &App, api: &Api, request: &Request, caller: &Caller, client: &Client) -> Result<Response, Problem> {
+pub fn update_me(
+    app: &App,
+    api: &Api,
+    request: &Request,
+    caller: &Caller,
+    client: &Client,
+) -> Result<Response, Problem> {
     let body: ProfileUpdateBody = api.schemas.body(request, schema::PROFILE_UPDATE)?;
     if let Some(name) = &body.name {
         DisplayName::parse(name).map_err(|invalid| Problem::from(Error::from(invalid)))?;
     }
     if let (Some(current), Some(new)) = (&body.current_password, &body.new_password) {
-        app.change_password(&caller.username, current, new, None, None, client).map_err(rename_password_field)?;
+        app.change_password(&caller.username, current, new, None, None, client)
+            .map_err(rename_password_field)?;
     }
     if let Some(name) = &body.name {
         app.change_name(&caller.username, name)?;
     }
-    Ok(json(200, &ProfileView::from(app.profile(&caller.username)?)))
+    Ok(json(
+        200,
+        &ProfileView::from(app.profile(&caller.username)?),
+    ))
 }
 
 /// The password policy reports on `password`; in this body the field is `new_password`.
@@ -133,36 +158,67 @@ fn rename_password_field(error: Error) -> Problem {
 }
 
 /// `PUT /api/v1/me/key`: publishes the caller's public key; answers it back.
-pub fn put_key(app: &App, api: &Api, request: &Request, caller: &Caller) -> Result<Response, Problem> {
+pub fn put_key(
+    app: &App,
+    api: &Api,
+    request: &Request,
+    caller: &Caller,
+) -> Result<Response, Problem> {
     let body: PublicKeyBody = api.schemas.body(request, schema::PUBLIC_KEY)?;
     app.put_public_key(&caller.username, &body.key)?;
-    Ok(json(200, &KeyView { username: caller.username.as_str(), key: app.public_key(caller.username.as_str())? }))
+    Ok(json(
+        200,
+        &KeyView {
+            username: caller.username.as_str(),
+            key: app.public_key(caller.username.as_str())?,
+        },
+    ))
 }
 
 /// `GET /api/v1/users/{username}/key`: 404 when the member is unknown or published none.
 pub fn key_of(app: &App, username: &str) -> Result<Response, Problem> {
     let key = app.public_key(username)?;
-    Ok(json(200, &KeyView { username: &username.to_ascii_lowercase(), key }))
+    Ok(json(
+        200,
+        &KeyView {
+            username: &username.to_ascii_lowercase(),
+            key,
+        },
+    ))
 }
 
 /// `GET /api/v1/users?q=PREFIX&limit=N`.
 pub fn find(app: &App, request: &Request) -> Result<Response, Problem> {
     let query = Query::parse(request, &["q", "limit"])?;
-    let prefix = query.text("q").ok_or_else(|| Problem::bad_parameter("q", "is required"))?;
+    let prefix = query
+        .text("q")
+        .ok_or_else(|| Problem::bad_parameter("q", "is required"))?;
     if prefix.is_empty() {
         return Err(Problem::bad_parameter("q", "must not be empty"));
     }
     let limit = query.number("limit", 1, 50, 20)?;
     let found = app.find_users(prefix, limit).map_err(|error| match error {
-        Error::Invalid(problems) => Problem::bad_parameter("q", &problems.first().map(|p| p.message.clone()).unwrap_or_default()),
+        Error::Invalid(problems) => Problem::bad_parameter(
+            "q",
+            &problems
+                .first()
+                .map(|p| p.message.clone())
+                .unwrap_or_default(),
+        ),
         other => Problem::from(other),
     })?;
-    let users: Vec<_> = found.into_iter().map(|(username, name)| serde_json::json!({"username": username, "name": name})).collect();
+    let users: Vec<_> = found
+        .into_iter()
+        .map(|(username, name)| serde_json::json!({"username": username, "name": name}))
+        .collect();
     Ok(json(200, &serde_json::json!({ "users": users })))
 }
 
 /// `GET /api/v1/security-questions`: the fixed list, `[{id, text}]`.
 pub fn security_questions() -> Response {
-    let list: Vec<_> = SECURITY_QUESTIONS.iter().map(|(id, text)| serde_json::json!({"id": id, "text": text})).collect();
+    let list: Vec<_> = SECURITY_QUESTIONS
+        .iter()
+        .map(|(id, text)| serde_json::json!({"id": id, "text": text}))
+        .collect();
     json(200, &list)
 }
