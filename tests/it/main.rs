@@ -4,5 +4,6 @@
 mod api;
 mod browser;
 mod foundation;
+mod http_core;
 mod util;
 mod web;
