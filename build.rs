@@ -6,23 +6,35 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("assets");
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("assets");
     println!("cargo:rerun-if-changed=assets");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     files.sort();
-    let mut out = String::from("/// (path under assets/, MIME type, contents), sorted by path.\npub static FILES: &[(&str, &str, &[u8])] = &[\n");
+    let mut out = String::from(
+        "/// (path under assets/, MIME type, contents), sorted by path.\npub static FILES: &[(&str, &str, &[u8])] = &[\n",
+    );
     for (relative, absolute) in &files {
         let mime = mime_of(relative);
-        writeln!(out, "    ({relative:?}, {mime:?}, include_bytes!({:?})),", absolute.display().to_string()).expect("writing to a String");
+        writeln!(
+            out,
+            "    ({relative:?}, {mime:?}, include_bytes!({:?})),",
+            absolute.display().to_string()
+        )
+        .expect("writing to a String");
     }
     out.push_str("];\n");
-    let target = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
+    let target =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
     std::fs::write(target, out).expect("writing the asset table");
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         println!("cargo:rerun-if-changed={}", path.display());

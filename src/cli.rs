@@ -6,10 +6,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "messages", version, about = "A self-hosted, secure messaging server in one binary")]
+#[command(
+    name = "messages",
+    version,
+    about = "A self-hosted, secure messaging server in one binary"
+)]
 pub struct Cli {
     /// The data directory: database, key file, logs.
-    #[arg(long, global = true, env = "MESSAGES_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MESSAGES_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     #[command(subcommand)]

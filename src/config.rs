@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::throttle::ThrottleSettings;
 use crate::app::Settings;
+use crate::app::throttle::ThrottleSettings;
 use crate::cli::ServeArgs;
 use crate::http::server::Limits;
 
@@ -28,14 +28,25 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn try_from_args(args: ServeArgs, data_dir: PathBuf) -> Result<Self, String> {
-        let listen: SocketAddr = args
-            .listen
-            .parse()
-            .map_err(|_| format!("--listen `{}` is not an address and port such as 127.0.0.1:8080", args.listen))?;
+        let listen: SocketAddr = args.listen.parse().map_err(|_| {
+            format!(
+                "--listen `{}` is not an address and port such as 127.0.0.1:8080",
+                args.listen
+            )
+        })?;
         if !(15..=20).contains(&args.scrypt_log_n) {
-            return Err(format!("--scrypt-log-n must be between 15 and 20, not {}", args.scrypt_log_n));
+            return Err(format!(
+                "--scrypt-log-n must be between 15 and 20, not {}",
+                args.scrypt_log_n
+            ));
         }
-        let positive = |name: &str, value: u64| if value == 0 { Err(format!("--{name} must be greater than 0")) } else { Ok(value) };
+        let positive = |name: &str, value: u64| {
+            if value == 0 {
+                Err(format!("--{name} must be greater than 0"))
+            } else {
+                Ok(value)
+            }
+        };
         positive("header-timeout", args.header_timeout)?;
         positive("idle-timeout", args.idle_timeout)?;
         positive("write-timeout", args.write_timeout)?;
@@ -49,7 +60,9 @@ impl ServeConfig {
             return Err("--max-body must be at least 1024 bytes".into());
         }
         if args.max_connections == 0 || args.max_connections_per_ip == 0 {
-            return Err("--max-connections and --max-connections-per-ip must be greater than 0".into());
+            return Err(
+                "--max-connections and --max-connections-per-ip must be greater than 0".into(),
+            );
         }
         let mut limits = Limits::default();
         if let Some(threads) = args.threads {

@@ -10,8 +10,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use hmac::Mac;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -30,7 +30,9 @@ impl std::fmt::Display for CryptoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CryptoError::KeyFile(message) => f.write_str(message),
-            CryptoError::Open => f.write_str("a stored record could not be decrypted with this key"),
+            CryptoError::Open => {
+                f.write_str("a stored record could not be decrypted with this key")
+            }
             CryptoError::Random => f.write_str("the operating system's random generator failed"),
         }
     }
@@ -78,7 +80,8 @@ const NONCE_LEN: usize = 12;
 impl DataKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let key = Zeroizing::new(bytes);
-        let cipher = Aes256Gcm::new_from_slice(key.as_slice()).expect("a 32-byte key is always valid");
+        let cipher =
+            Aes256Gcm::new_from_slice(key.as_slice()).expect("a 32-byte key is always valid");
         DataKey { key, cipher }
     }
 
@@ -103,7 +106,9 @@ impl DataKey {
         );
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| {
-            CryptoError::KeyFile(format!("key file {shown} is malformed: expected 64 hexadecimal digits"))
+            CryptoError::KeyFile(format!(
+                "key file {shown} is malformed: expected 64 hexadecimal digits"
+            ))
         })?;
         let key = Self::from_bytes(bytes);
         bytes.iter_mut().for_each(|b| *b = 0);
@@ -153,7 +158,13 @@ impl DataKey {
         let nonce = aes_gcm::Nonce::from(nonce_bytes);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: associated })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: associated,
+                },
+            )
             .map_err(|_| CryptoError::Open)?;
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         sealed.push(SEAL_VERSION);
@@ -167,10 +178,18 @@ impl DataKey {
         if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != SEAL_VERSION {
             return Err(CryptoError::Open);
         }
-        let nonce_bytes: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().map_err(|_| CryptoError::Open)?;
+        let nonce_bytes: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN]
+            .try_into()
+            .map_err(|_| CryptoError::Open)?;
         let nonce = aes_gcm::Nonce::from(nonce_bytes);
         self.cipher
-            .decrypt(&nonce, Payload { msg: &sealed[1 + NONCE_LEN..], aad: associated })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &sealed[1 + NONCE_LEN..],
+                    aad: associated,
+                },
+            )
             .map_err(|_| CryptoError::Open)
     }
 
@@ -182,7 +201,8 @@ impl DataKey {
     /// HMAC-SHA256 under a key derived from the data key for one `purpose`.
     pub fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
         type HmacSha256 = hmac::Hmac<Sha256>;
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.key.as_slice()).expect("hmac takes any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.key.as_slice())
+            .expect("hmac takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(data);
@@ -213,8 +233,13 @@ impl PasswordHasher {
     pub const DEFAULT_LOG_N: u8 = 16;
 
     pub fn new(log_n: u8) -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        PasswordHasher { log_n, gate: Gate::new(cores) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        PasswordHasher {
+            log_n,
+            gate: Gate::new(cores),
+        }
     }
 
     /// Hashes a secret with a fresh 16-byte salt.
@@ -236,7 +261,9 @@ impl PasswordHasher {
             return false;
         };
         let _permit = self.gate.enter();
-        scrypt::Scrypt::new().verify_password(secret.as_bytes(), &parsed).is_ok()
+        scrypt::Scrypt::new()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok()
     }
 }
 
@@ -251,7 +278,11 @@ struct GatePermit<'a>(&'a Gate);
 
 impl Gate {
     fn new(permits: usize) -> Self {
-        Gate { inside: Mutex::new(0), changed: Condvar::new(), permits: permits.max(1) }
+        Gate {
+            inside: Mutex::new(0),
+            changed: Condvar::new(),
+            permits: permits.max(1),
+        }
     }
 
     fn enter(&self) -> GatePermit<'_> {
@@ -290,16 +321,34 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_record_fails() {
         let key = DataKey::generate().unwrap();
-        let sealed = key.seal(b"secret", &message_aad(1, "alice", "bob", "body")).unwrap();
-        assert!(key.open(&sealed, &message_aad(2, "alice", "bob", "body")).is_err());
-        assert!(key.open(&sealed, &message_aad(1, "alice", "carol", "body")).is_err());
-        assert!(key.open(&sealed, &message_aad(1, "alice", "bob", "title")).is_err());
+        let sealed = key
+            .seal(b"secret", &message_aad(1, "alice", "bob", "body"))
+            .unwrap();
+        assert!(
+            key.open(&sealed, &message_aad(2, "alice", "bob", "body"))
+                .is_err()
+        );
+        assert!(
+            key.open(&sealed, &message_aad(1, "alice", "carol", "body"))
+                .is_err()
+        );
+        assert!(
+            key.open(&sealed, &message_aad(1, "alice", "bob", "title"))
+                .is_err()
+        );
         let other = DataKey::generate().unwrap();
-        assert!(other.open(&sealed, &message_aad(1, "alice", "bob", "body")).is_err());
+        assert!(
+            other
+                .open(&sealed, &message_aad(1, "alice", "bob", "body"))
+                .is_err()
+        );
         let mut altered = sealed.clone();
         let last = altered.len() - 1;
         altered[last] ^= 1;
-        assert!(key.open(&altered, &message_aad(1, "alice", "bob", "body")).is_err());
+        assert!(
+            key.open(&altered, &message_aad(1, "alice", "bob", "body"))
+                .is_err()
+        );
     }
 
     #[test]
@@ -319,13 +368,20 @@ mod tests {
         let path = dir.path().join("key");
         let (key, created) = DataKey::load_or_create(&path).unwrap();
         assert!(created);
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let again = DataKey::load(&path).unwrap();
         assert_eq!(key.fingerprint(), again.fingerprint());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(DataKey::load(&path), Err(CryptoError::KeyFile(m)) if m.contains("readable by other")));
+        assert!(
+            matches!(DataKey::load(&path), Err(CryptoError::KeyFile(m)) if m.contains("readable by other"))
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, "zz\n").unwrap();
-        assert!(matches!(DataKey::load(&path), Err(CryptoError::KeyFile(m)) if m.contains("malformed")));
+        assert!(
+            matches!(DataKey::load(&path), Err(CryptoError::KeyFile(m)) if m.contains("malformed"))
+        );
     }
 }

@@ -21,11 +21,19 @@ fn main() -> ExitCode {
         },
         Command::Dump { output } => commands::data::dump(&data_dir, &output),
         Command::Verify { file } => commands::data::verify(&file),
-        Command::Restore { input, force, key_file } => commands::data::restore(&data_dir, &input, force, key_file.as_deref()),
+        Command::Restore {
+            input,
+            force,
+            key_file,
+        } => commands::data::restore(&data_dir, &input, force, key_file.as_deref()),
         Command::Demo { messages } => commands::admin::demo(&data_dir, messages),
-        Command::Pin { action: PinAction::Set } => commands::admin::pin_set(&data_dir),
+        Command::Pin {
+            action: PinAction::Set,
+        } => commands::admin::pin_set(&data_dir),
         Command::User { action } => commands::admin::user(&data_dir, action),
-        Command::Deleted { user, since } => commands::admin::deleted(&data_dir, user.as_deref(), since.as_deref()),
+        Command::Deleted { user, since } => {
+            commands::admin::deleted(&data_dir, user.as_deref(), since.as_deref())
+        }
         Command::Audit { since } => commands::admin::audit(&data_dir, since.as_deref()),
         Command::RotateKey => commands::rotate::run(&data_dir),
     };

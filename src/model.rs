@@ -14,7 +14,10 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Invalid { field, message: message.into() }
+        Invalid {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -38,7 +41,10 @@ impl Username {
         if !(Self::MIN..=Self::MAX).contains(&n_chars) {
             return Err(Invalid::new("username", "must be 3 to 32 characters long"));
         }
-        if !lowered.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+        if !lowered
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
             return Err(Invalid::new(
                 "username",
                 "may only contain letters a-z, digits, '_' and '-'",
@@ -135,7 +141,11 @@ pub struct MessageId(pub u128);
 impl MessageId {
     /// Parses the 32-hex-digit form used in URLs; anything else is not an id.
     pub fn parse(input: &str) -> Option<Self> {
-        if input.len() != 32 || !input.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if input.len() != 32
+            || !input
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return None;
         }
         u128::from_str_radix(input, 16).ok().map(MessageId)
@@ -177,11 +187,23 @@ pub const SECURITY_QUESTIONS: &[(u8, &str)] = &[
     (1, "What was the name of your first pet?"),
     (2, "In which town or city did you grow up?"),
     (3, "What was the first concert or show you went to?"),
-    (4, "What is the name of a teacher who made a difference to you?"),
-    (5, "What was the make and model of your first bicycle or car?"),
+    (
+        4,
+        "What is the name of a teacher who made a difference to you?",
+    ),
+    (
+        5,
+        "What was the make and model of your first bicycle or car?",
+    ),
     (6, "What is a food you disliked as a child?"),
-    (7, "What was the name of the street you lived on at age ten?"),
-    (8, "What is the middle name of your oldest sibling or cousin?"),
+    (
+        7,
+        "What was the name of the street you lived on at age ten?",
+    ),
+    (
+        8,
+        "What is the middle name of your oldest sibling or cousin?",
+    ),
 ];
 
 /// Names no member may take: `system` signs notices such as the one after a password reset.
@@ -205,7 +227,10 @@ impl QuestionId {
     }
 
     pub fn from_number(number: u8) -> Option<Self> {
-        SECURITY_QUESTIONS.iter().any(|(id, _)| *id == number).then_some(QuestionId(number))
+        SECURITY_QUESTIONS
+            .iter()
+            .any(|(id, _)| *id == number)
+            .then_some(QuestionId(number))
     }
 
     /// The question at `index` of the list, wrapping around.
@@ -247,7 +272,10 @@ impl Answer {
             return Err(Invalid::new("security_answer", "is required"));
         }
         if n_chars > 200 {
-            return Err(Invalid::new("security_answer", "must be at most 200 characters"));
+            return Err(Invalid::new(
+                "security_answer",
+                "must be at most 200 characters",
+            ));
         }
         Ok(Answer(normalised))
     }
@@ -274,7 +302,10 @@ impl Timestamp {
     pub fn rfc3339(self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
     }
 
@@ -297,7 +328,10 @@ mod tests {
 
     #[test]
     fn usernames_are_lowercased_and_checked() {
-        assert_eq!(Username::parse("Alice").map(|u| u.0), Ok("alice".to_string()));
+        assert_eq!(
+            Username::parse("Alice").map(|u| u.0),
+            Ok("alice".to_string())
+        );
         assert!(Username::parse("al").is_err());
         assert!(Username::parse("al ice").is_err());
         assert!(Username::parse(&"a".repeat(33)).is_err());

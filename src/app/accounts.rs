@@ -2,9 +2,12 @@
 //! security question (with its compensations), public keys and the user search.
 
 use super::password::{self, Verdict};
-use super::{account_key, event, security_event, App, Client};
+use super::{App, Client, account_key, event, security_event};
 use crate::error::{Error, Result};
-use crate::model::{Answer, DisplayName, Invalid, QuestionId, Timestamp, Username, SECURITY_QUESTIONS, RESERVED_USERNAMES};
+use crate::model::{
+    Answer, DisplayName, Invalid, QuestionId, RESERVED_USERNAMES, SECURITY_QUESTIONS, Timestamp,
+    Username,
+};
 use crate::store::meta;
 use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
 
@@ -43,25 +46,48 @@ pub struct ResetRequest {
 impl App {
     /// The PIN in clear, for the password policy's context; empty if none is set.
     fn pin_context(&self) -> Result<String> {
-        let stored = self.store.read(|rx| meta::pin(rx))?;
+        let stored = self.store.read(meta::pin)?;
         match stored {
             Some(pin) => Ok(self.key.open_text(&pin.sealed, meta::PIN_AAD)?),
             None => Ok(String::new()),
         }
     }
 
-    /// The policy's verdict with the given context plus the PIN.
+    /// The policy's verdict for anyone (the strength meter before sign-in): the username and
+    /// name as context, but not the PIN, whose refusal reason would let an anonymous caller test
+    /// many PIN guesses per request.
     pub fn judge_password(&self, password: &str, username: &str, name: &str) -> Result<Verdict> {
+        Ok(password::judge(password, &[username, name]))
+    }
+
+    /// The full verdict, the PIN included, for callers who have shown they know the PIN or
+    /// are signed in (register after the PIN check, change, reset after the answer check).
+    pub fn judge_password_with_pin(
+        &self,
+        password: &str,
+        username: &str,
+        name: &str,
+    ) -> Result<Verdict> {
         let pin = self.pin_context()?;
         Ok(password::judge(password, &[username, name, &pin]))
     }
 
-    fn check_new_password(&self, password: &str, confirm: Option<&str>, username: &str, name: &str, problems: &mut Vec<Invalid>) -> Result<()> {
-        let verdict = self.judge_password(password, username, name)?;
+    fn check_new_password(
+        &self,
+        password: &str,
+        confirm: Option<&str>,
+        username: &str,
+        name: &str,
+        problems: &mut Vec<Invalid>,
+    ) -> Result<()> {
+        let verdict = self.judge_password_with_pin(password, username, name)?;
         if !verdict.acceptable {
             problems.push(Invalid::new("password", verdict.reason()));
         } else if confirm.is_some_and(|c| c != password) {
-            problems.push(Invalid::new("password_confirm", "the two passwords do not match"));
+            problems.push(Invalid::new(
+                "password_confirm",
+                "the two passwords do not match",
+            ));
         }
         Ok(())
     }
@@ -69,37 +95,81 @@ impl App {
     /// Registers a member. Every field is checked and all problems are reported together; the
     /// PIN is checked against its stored hash.
     pub fn register(&self, form: &Registration, client: &Client) -> Result<Username> {
-        self.throttle.attempt(&[format!("register:{}", client.ip)])?;
+        self.throttle
+            .attempt(&[format!("register:{}", client.ip)])?;
         let mut problems = Vec::new();
-        let username = Username::parse(&form.username).map_err(|e| problems.push(e)).ok();
-        if username.as_ref().is_some_and(|u| RESERVED_USERNAMES.contains(&u.as_str())) {
+        let username = Username::parse(&form.username)
+            .map_err(|e| problems.push(e))
+            .ok();
+        if username
+            .as_ref()
+            .is_some_and(|u| RESERVED_USERNAMES.contains(&u.as_str()))
+        {
             return Err(Error::UsernameTaken);
         }
-        let name = DisplayName::parse(&form.name).map_err(|e| problems.push(e)).ok();
-        let question = QuestionId::parse(&form.security_question).map_err(|e| problems.push(e)).ok();
-        let answer = Answer::parse(&form.security_answer).map_err(|e| problems.push(e)).ok();
-        self.check_new_password(
-            &form.password,
-            form.password_confirm.as_deref(),
-            username.as_ref().map_or(form.username.as_str(), |u| u.as_str()),
-            name.as_ref().map_or(form.name.as_str(), |n| n.as_str()),
-            &mut problems,
-        )?;
+        let name = DisplayName::parse(&form.name)
+            .map_err(|e| problems.push(e))
+            .ok();
+        let question = QuestionId::parse(&form.security_question)
+            .map_err(|e| problems.push(e))
+            .ok();
+        let answer = Answer::parse(&form.security_answer)
+            .map_err(|e| problems.push(e))
+            .ok();
+        let context_username = username
+            .as_ref()
+            .map_or(form.username.as_str(), |u| u.as_str())
+            .to_string();
+        let context_name = name
+            .as_ref()
+            .map_or(form.name.as_str(), |n| n.as_str())
+            .to_string();
+        // Until the PIN is proven, the password is judged without it (no PIN oracle).
+        let verdict = self.judge_password(&form.password, &context_username, &context_name)?;
+        if !verdict.acceptable {
+            problems.push(Invalid::new("password", verdict.reason()));
+        } else if form
+            .password_confirm
+            .as_deref()
+            .is_some_and(|c| c != form.password)
+        {
+            problems.push(Invalid::new(
+                "password_confirm",
+                "the two passwords do not match",
+            ));
+        }
         if form.pin.is_empty() {
             problems.push(Invalid::new("pin", "is required"));
         }
-        let (Some(username), Some(name), Some(question), Some(answer), true) = (username, name, question, answer, problems.is_empty()) else {
+        let (Some(username), Some(name), Some(question), Some(answer), true) =
+            (username, name, question, answer, problems.is_empty())
+        else {
             return Err(Error::Invalid(problems));
         };
-        let pin_ok = match self.store.read(|rx| meta::pin(rx))? {
+        let pin_ok = match self.store.read(meta::pin)? {
             Some(pin) => self.hasher.verify(&form.pin, &pin.phc),
             None => false,
         };
         if !pin_ok {
             self.throttle.failure(&[client.ip_key()]);
-            let record = security_event(event::REGISTER_FAILED, Some(username.as_str()), Some(client.ip), "wrong PIN");
+            let record = security_event(
+                event::REGISTER_FAILED,
+                Some(username.as_str()),
+                Some(client.ip),
+                "wrong PIN",
+            );
             self.store.write(move |tx| tx.record_event(&record))?;
             return Err(Error::WrongPin);
+        }
+        self.check_new_password(
+            &form.password,
+            form.password_confirm.as_deref(),
+            username.as_str(),
+            name.as_str(),
+            &mut problems,
+        )?;
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
         }
         let now = Timestamp::now().0;
         let record = UserRecord {
@@ -111,7 +181,12 @@ impl App {
             password_changed_at: now,
             locked: false,
         };
-        let event = security_event(event::REGISTERED, Some(username.as_str()), Some(client.ip), "");
+        let event = security_event(
+            event::REGISTERED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         let created = username.clone();
         self.store.write(move |tx| {
             tx.insert_user(&created, &record)?;
@@ -126,7 +201,8 @@ impl App {
             Ok(Profile {
                 username: username.clone(),
                 name: record.name,
-                question: QuestionId::from_number(record.question).ok_or_else(|| Error::Internal("stored question id unknown".into()))?,
+                question: QuestionId::from_number(record.question)
+                    .ok_or_else(|| Error::Internal("stored question id unknown".into()))?,
                 created_at: Timestamp(record.created_at),
                 unread: rx.unread_count(username.as_str())?,
             })
@@ -145,19 +221,38 @@ impl App {
     }
 
     /// Checks the current password of a signed-in user (for changes that need it).
-    fn check_current_password(&self, username: &Username, current: &str, client: &Client) -> Result<UserRecord> {
+    fn check_current_password(
+        &self,
+        username: &Username,
+        current: &str,
+        client: &Client,
+    ) -> Result<UserRecord> {
         let keys = [client.ip_key(), account_key(username.as_str())];
         self.throttle.attempt(&keys)?;
-        let record = self.store.read(|rx| rx.user(username))?.ok_or(Error::Unauthenticated)?;
+        let record = self
+            .store
+            .read(|rx| rx.user(username))?
+            .ok_or(Error::Unauthenticated)?;
         if !self.hasher.verify(current, &record.password_phc) {
             self.throttle.failure(&keys);
-            return Err(Error::Invalid(vec![Invalid::new("current_password", "the current password is not correct")]));
+            return Err(Error::Invalid(vec![Invalid::new(
+                "current_password",
+                "the current password is not correct",
+            )]));
         }
         Ok(record)
     }
 
     /// Changes the password; other sessions and all tokens are ended, `keep_session` stays.
-    pub fn change_password(&self, username: &Username, current: &str, new: &str, confirm: Option<&str>, keep_session: Option<[u8; 32]>, client: &Client) -> Result<()> {
+    pub fn change_password(
+        &self,
+        username: &Username,
+        current: &str,
+        new: &str,
+        confirm: Option<&str>,
+        keep_session: Option<[u8; 32]>,
+        client: &Client,
+    ) -> Result<()> {
         let mut record = self.check_current_password(username, current, client)?;
         let mut problems = Vec::new();
         self.check_new_password(new, confirm, username.as_str(), &record.name, &mut problems)?;
@@ -166,7 +261,12 @@ impl App {
         }
         record.password_phc = self.hasher.hash(new)?;
         record.password_changed_at = Timestamp::now().0;
-        let event = security_event(event::PASSWORD_CHANGED, Some(username.as_str()), Some(client.ip), "");
+        let event = security_event(
+            event::PASSWORD_CHANGED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         let username = username.clone();
         self.store.write(move |tx| {
             tx.put_user(&username, &record)?;
@@ -177,17 +277,31 @@ impl App {
     }
 
     /// Changes the security question and answer; needs the password.
-    pub fn change_question(&self, username: &Username, password: &str, question: &str, answer: &str, client: &Client) -> Result<()> {
+    pub fn change_question(
+        &self,
+        username: &Username,
+        password: &str,
+        question: &str,
+        answer: &str,
+        client: &Client,
+    ) -> Result<()> {
         let mut record = self.check_current_password(username, password, client)?;
         let mut problems = Vec::new();
-        let question = QuestionId::parse(question).map_err(|e| problems.push(e)).ok();
+        let question = QuestionId::parse(question)
+            .map_err(|e| problems.push(e))
+            .ok();
         let answer = Answer::parse(answer).map_err(|e| problems.push(e)).ok();
         let (Some(question), Some(answer)) = (question, answer) else {
             return Err(Error::Invalid(problems));
         };
         record.question = question.number();
         record.answer_phc = self.hasher.hash(answer.as_str())?;
-        let event = security_event(event::QUESTION_CHANGED, Some(username.as_str()), Some(client.ip), "");
+        let event = security_event(
+            event::QUESTION_CHANGED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         let username = username.clone();
         self.store.write(move |tx| {
             tx.put_user(&username, &record)?;
@@ -200,7 +314,10 @@ impl App {
     pub fn reset_question(&self, username: &str) -> Result<QuestionId> {
         let lowered = username.trim().to_ascii_lowercase();
         let known = match Username::parse(&lowered) {
-            Ok(name) => self.store.read(|rx| rx.user(&name))?.and_then(|r| QuestionId::from_number(r.question)),
+            Ok(name) => self
+                .store
+                .read(|rx| rx.user(&name))?
+                .and_then(|r| QuestionId::from_number(r.question)),
             Err(_) => None,
         };
         Ok(known.unwrap_or_else(|| self.decoy_question(&lowered)))
@@ -219,40 +336,73 @@ impl App {
         let lowered = form.username.trim().to_ascii_lowercase();
         let keys = [client.ip_key(), account_key(&lowered)];
         self.throttle.attempt(&keys)?;
-        let refused = || Error::Invalid(vec![Invalid::new("security_answer", "the answer does not match our records for this username")]);
+        let refused = || {
+            Error::Invalid(vec![Invalid::new(
+                "security_answer",
+                "the answer does not match our records for this username",
+            )])
+        };
         let username = Username::parse(&lowered).ok();
         let record = match &username {
             Some(name) => self.store.read(|rx| rx.user(name))?,
             None => None,
         };
-        let answer = Answer::parse(&form.security_answer).map(|a| a.as_str().to_string()).unwrap_or_default();
+        let answer = Answer::parse(&form.security_answer)
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
         let (Some(username), Some(mut record)) = (username, record) else {
             self.verify_decoy(&answer);
             self.throttle.failure(&keys);
-            let event = security_event(event::RESET_FAILED, Some(&lowered), Some(client.ip), "unknown user");
+            let event = security_event(
+                event::RESET_FAILED,
+                Some(&lowered),
+                Some(client.ip),
+                "unknown user",
+            );
             self.store.write(move |tx| tx.record_event(&event))?;
             return Err(refused());
         };
         if !self.hasher.verify(&answer, &record.answer_phc) || record.locked {
             for outcome in self.throttle.failure(&keys) {
                 if let super::throttle::FailureOutcome::Locked { key, seconds } = outcome {
-                    let event = security_event(event::LOCKOUT, Some(username.as_str()), Some(client.ip), format!("key={key} seconds={seconds}"));
+                    let event = security_event(
+                        event::LOCKOUT,
+                        Some(username.as_str()),
+                        Some(client.ip),
+                        format!("key={key} seconds={seconds}"),
+                    );
                     self.store.write(move |tx| tx.record_event(&event))?;
                 }
             }
-            let event = security_event(event::RESET_FAILED, Some(username.as_str()), Some(client.ip), "wrong answer");
+            let event = security_event(
+                event::RESET_FAILED,
+                Some(username.as_str()),
+                Some(client.ip),
+                "wrong answer",
+            );
             self.store.write(move |tx| tx.record_event(&event))?;
             return Err(refused());
         }
         let mut problems = Vec::new();
-        self.check_new_password(&form.password, form.password_confirm.as_deref(), username.as_str(), &record.name, &mut problems)?;
+        self.check_new_password(
+            &form.password,
+            form.password_confirm.as_deref(),
+            username.as_str(),
+            &record.name,
+            &mut problems,
+        )?;
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
         self.throttle.success(&account_key(username.as_str()));
         record.password_phc = self.hasher.hash(&form.password)?;
         record.password_changed_at = Timestamp::now().0;
-        let event = security_event(event::RESET, Some(username.as_str()), Some(client.ip), "by security question");
+        let event = security_event(
+            event::RESET,
+            Some(username.as_str()),
+            Some(client.ip),
+            "by security question",
+        );
         let notice = self.reset_notice(&username, client)?;
         let who = username.clone();
         self.store.write(move |tx| {
@@ -272,35 +422,49 @@ impl App {
             .decode(key_base64.trim().as_bytes())
             .map_err(|_| Error::invalid("key", "must be base64"))?;
         if bytes.is_empty() || bytes.len() > self.settings.max_public_key_bytes {
-            return Err(Error::invalid("key", format!("must be 1 to {} bytes", self.settings.max_public_key_bytes)));
+            return Err(Error::invalid(
+                "key",
+                format!("must be 1 to {} bytes", self.settings.max_public_key_bytes),
+            ));
         }
         let username = username.clone();
-        self.store.write(move |tx| tx.put_public_key(&username, &bytes))
+        self.store
+            .write(move |tx| tx.put_public_key(&username, &bytes))
     }
 
     /// Someone's public key as base64, if they published one.
     pub fn public_key(&self, username: &str) -> Result<String> {
         use base64::Engine;
         let username = Username::parse(username).map_err(|_| Error::NotFound)?;
-        let bytes = self.store.read(|rx| rx.public_key(&username))?.ok_or(Error::NotFound)?;
+        let bytes = self
+            .store
+            .read(|rx| rx.public_key(&username))?
+            .ok_or(Error::NotFound)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
     /// Members whose username starts with `prefix` (lower-cased), at most `limit` (max 50).
     pub fn find_users(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
         let prefix = prefix.trim().to_ascii_lowercase();
-        if !prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') || prefix.len() > Username::MAX {
-            return Err(Error::invalid("q", "a username prefix uses only a-z, 0-9, '_' and '-'"));
+        if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            || prefix.len() > Username::MAX
+        {
+            return Err(Error::invalid(
+                "q",
+                "a username prefix uses only a-z, 0-9, '_' and '-'",
+            ));
         }
-        self.store.read(|rx| rx.usernames_with_prefix(&prefix, limit.clamp(1, 50)))
+        self.store
+            .read(|rx| rx.usernames_with_prefix(&prefix, limit.clamp(1, 50)))
     }
 
     /// Whether `pin` is the registration PIN, compared in constant time on the hash.
     pub fn pin_matches(&self, pin: &str) -> Result<bool> {
-        Ok(match self.store.read(|rx| meta::pin(rx))? {
+        Ok(match self.store.read(meta::pin)? {
             Some(stored) => self.hasher.verify(pin, &stored.phc),
             None => false,
         })
     }
 }
-

@@ -1,10 +1,10 @@
 //! The operator's use cases behind the command line: the PIN, demo data, accounts, the
 //! decrypted deleted-message log and the security events.
 
-use super::{event, security_event, App};
+use super::{App, event, security_event};
 use crate::crypto::{message_aad, new_secret};
 use crate::error::{Error, Result};
-use crate::model::{Answer, Timestamp, Username, RESERVED_USERNAMES};
+use crate::model::{Answer, RESERVED_USERNAMES, Timestamp, Username};
 use crate::store::meta;
 use crate::store::records::{EventRecord, SessionRecord, TokenRecord, UserRecord};
 
@@ -34,9 +34,18 @@ pub struct DeletedView {
 pub fn generate_password() -> Result<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let bytes = crate::crypto::random_bytes::<20>()?;
-    let chars: Vec<u8> = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()]).collect();
+    let chars: Vec<u8> = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()])
+        .collect();
     let text = String::from_utf8(chars).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(format!("{}-{}-{}-{}", &text[0..5], &text[5..10], &text[10..15], &text[15..20]))
+    Ok(format!(
+        "{}-{}-{}-{}",
+        &text[0..5],
+        &text[5..10],
+        &text[10..15],
+        &text[15..20]
+    ))
 }
 
 /// A 6-digit PIN from the CSPRNG.
@@ -47,14 +56,17 @@ pub fn generate_pin() -> Result<String> {
 
 impl App {
     pub fn pin_is_set(&self) -> Result<bool> {
-        Ok(self.store.read(|rx| meta::pin(rx))?.is_some())
+        Ok(self.store.read(meta::pin)?.is_some())
     }
 
     /// Sets the registration PIN (4-64 characters).
     pub fn set_pin(&self, pin: &str) -> Result<()> {
         let pin = pin.trim();
         if !(4..=64).contains(&pin.chars().count()) || pin.chars().any(char::is_control) {
-            return Err(Error::invalid("pin", "the PIN must be 4 to 64 characters without control characters"));
+            return Err(Error::invalid(
+                "pin",
+                "the PIN must be 4 to 64 characters without control characters",
+            ));
         }
         let phc = self.hasher.hash(pin)?;
         let sealed = self.key.seal(pin.as_bytes(), meta::PIN_AAD)?;
@@ -66,7 +78,13 @@ impl App {
     }
 
     /// Creates an account directly (demo data); returns its generated password.
-    fn create_user_directly(&self, username: &str, name: &str, question: u8, answer: &str) -> Result<String> {
+    fn create_user_directly(
+        &self,
+        username: &str,
+        name: &str,
+        question: u8,
+        answer: &str,
+    ) -> Result<String> {
         let username = Username::parse(username)?;
         let password = generate_password()?;
         let now = Timestamp::now().0;
@@ -79,14 +97,23 @@ impl App {
             password_changed_at: now,
             locked: false,
         };
-        self.store.write(move |tx| tx.insert_user(&username, &record))?;
+        self.store
+            .write(move |tx| tx.insert_user(&username, &record))?;
         Ok(password)
     }
 
     /// Creates demo users and a few messages between them; returns (username, password) pairs.
     /// With `n_messages` > 0, also generates that many extra messages (for benchmarks).
-    pub fn demo(&self, n_messages: u64, progress: &mut dyn FnMut(u64)) -> Result<Vec<(String, String)>> {
-        let people = [("alice", "Alice Adams"), ("bob", "Bob Brown"), ("carol", "Carol Clark")];
+    pub fn demo(
+        &self,
+        n_messages: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<(String, String)>> {
+        let people = [
+            ("alice", "Alice Adams"),
+            ("bob", "Bob Brown"),
+            ("carol", "Carol Clark"),
+        ];
         let mut created = Vec::new();
         for (i, (username, name)) in people.iter().enumerate() {
             let answer = new_secret()?;
@@ -96,10 +123,30 @@ impl App {
         let alice = Username::parse("alice")?;
         let bob = Username::parse("bob")?;
         let carol = Username::parse("carol")?;
-        self.send(&alice, "bob", "Welcome to messages", "Hi Bob! This is a demo message, encrypted at rest.")?;
-        self.send(&bob, "alice", "Re: Welcome to messages", "Thanks Alice, it works.")?;
-        self.send(&carol, "alice", "Lunch on Friday?", "Shall we try the new place on the corner?")?;
-        self.send(&alice, "carol", "Project notes", "Notes:\n- ship the demo\n- write the README")?;
+        self.send(
+            &alice,
+            "bob",
+            "Welcome to messages",
+            "Hi Bob! This is a demo message, encrypted at rest.",
+        )?;
+        self.send(
+            &bob,
+            "alice",
+            "Re: Welcome to messages",
+            "Thanks Alice, it works.",
+        )?;
+        self.send(
+            &carol,
+            "alice",
+            "Lunch on Friday?",
+            "Shall we try the new place on the corner?",
+        )?;
+        self.send(
+            &alice,
+            "carol",
+            "Project notes",
+            "Notes:\n- ship the demo\n- write the README",
+        )?;
         self.generate_messages(n_messages, progress)?;
         Ok(created)
     }
@@ -116,10 +163,13 @@ impl App {
                 let from = names[(i % 3) as usize];
                 let to = names[((i + 1) % 3) as usize];
                 let title = format!("Generated message {i}");
-                let body = format!("Body of generated message {i}. Lorem ipsum dolor sit amet, consectetur adipiscing elit.");
+                let body = format!(
+                    "Body of generated message {i}. Lorem ipsum dolor sit amet, consectetur adipiscing elit."
+                );
                 batch.push(self.seal_message_for_admin(from, to, &title, &body)?);
             }
-            self.store.write(move |tx| batch.into_iter().try_for_each(|m| m.insert(tx).map(drop)))?;
+            self.store
+                .write(move |tx| batch.into_iter().try_for_each(|m| m.insert(tx).map(drop)))?;
             done += count;
             progress(done);
         }
@@ -130,14 +180,23 @@ impl App {
         let users = self.store.read(|rx| rx.all_users())?;
         Ok(users
             .into_iter()
-            .map(|(username, r)| UserRow { username, name: r.name, created_at: Timestamp(r.created_at), locked: r.locked })
+            .map(|(username, r)| UserRow {
+                username,
+                name: r.name,
+                created_at: Timestamp(r.created_at),
+                locked: r.locked,
+            })
             .collect())
     }
 
     /// Locks or unlocks an account; locking also ends its sessions and tokens.
     pub fn set_locked(&self, username: &str, locked: bool) -> Result<()> {
         let username = Username::parse(username).map_err(|_| Error::NotFound)?;
-        let kind = if locked { event::USER_LOCKED } else { event::USER_UNLOCKED };
+        let kind = if locked {
+            event::USER_LOCKED
+        } else {
+            event::USER_UNLOCKED
+        };
         let event = security_event(kind, Some(username.as_str()), None, "by operator");
         self.store.write(move |tx| {
             let mut record = tx.user(&username)?.ok_or(Error::NotFound)?;
@@ -156,7 +215,12 @@ impl App {
         let username = Username::parse(username).map_err(|_| Error::NotFound)?;
         let password = generate_password()?;
         let phc = self.hasher.hash(&password)?;
-        let event = security_event(event::OPERATOR_RESET, Some(username.as_str()), None, "by operator");
+        let event = security_event(
+            event::OPERATOR_RESET,
+            Some(username.as_str()),
+            None,
+            "by operator",
+        );
         self.store.write(move |tx| {
             let mut record = tx.user(&username)?.ok_or(Error::NotFound)?;
             record.password_phc = phc;
@@ -176,7 +240,12 @@ impl App {
         if RESERVED_USERNAMES.contains(&username.as_str()) {
             return Err(Error::NotFound);
         }
-        let event = security_event(event::USER_DELETED, Some(username.as_str()), None, "by operator");
+        let event = security_event(
+            event::USER_DELETED,
+            Some(username.as_str()),
+            None,
+            "by operator",
+        );
         self.store.write(move |tx| {
             if tx.user(&username)?.is_none() {
                 return Err(Error::NotFound);
@@ -197,8 +266,14 @@ impl App {
         records
             .into_iter()
             .map(|r| {
-                let title = self.key.open_text(&r.title.0, &message_aad(r.message_id, &r.from, &r.to, "title"))?;
-                let body = self.key.open_text(&r.body.0, &message_aad(r.message_id, &r.from, &r.to, "body"))?;
+                let title = self.key.open_text(
+                    &r.title.0,
+                    &message_aad(r.message_id, &r.from, &r.to, "title"),
+                )?;
+                let body = self.key.open_text(
+                    &r.body.0,
+                    &message_aad(r.message_id, &r.from, &r.to, "body"),
+                )?;
                 Ok(DeletedView {
                     message_id: format!("{:032x}", r.message_id),
                     from: r.from,
@@ -218,11 +293,25 @@ impl App {
     pub fn rotate_key(&self, new_key: std::sync::Arc<crate::crypto::DataKey>) -> Result<u64> {
         use crate::store::reseal::SealedRef;
         let old_key = self.key.clone();
-        let event = security_event(event::KEY_ROTATED, None, None, format!("from={} to={}", old_key.fingerprint(), new_key.fingerprint()));
+        let event = security_event(
+            event::KEY_ROTATED,
+            None,
+            None,
+            format!(
+                "from={} to={}",
+                old_key.fingerprint(),
+                new_key.fingerprint()
+            ),
+        );
         self.store.write(move |tx| {
             let n = tx.reseal_all(&mut |what, sealed| {
                 let aad = match what {
-                    SealedRef::Message { id, from, to, field } => message_aad(id, from, to, field),
+                    SealedRef::Message {
+                        id,
+                        from,
+                        to,
+                        field,
+                    } => message_aad(id, from, to, field),
                     SealedRef::Pin => meta::PIN_AAD.to_vec(),
                 };
                 let plain = zeroize::Zeroizing::new(old_key.open(sealed, &aad)?);
@@ -239,11 +328,20 @@ impl App {
     }
 
     /// Drops deleted-log entries and events older than their retention (housekeeping).
-    pub fn purge_retained(&self, deleted_keep_days: u64, audit_keep_days: u64) -> Result<(u64, u64)> {
+    pub fn purge_retained(
+        &self,
+        deleted_keep_days: u64,
+        audit_keep_days: u64,
+    ) -> Result<(u64, u64)> {
         let now = Timestamp::now().0;
         let day = 24 * 60 * 60;
         let deleted_before = now - (deleted_keep_days as i64).saturating_mul(day);
         let events_before = now - (audit_keep_days as i64).saturating_mul(day);
-        self.store.write(move |tx| Ok((tx.purge_deleted_before(deleted_before)?, tx.purge_events_before(events_before)?)))
+        self.store.write(move |tx| {
+            Ok((
+                tx.purge_deleted_before(deleted_before)?,
+                tx.purge_events_before(events_before)?,
+            ))
+        })
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::throttle::FailureOutcome;
-use super::{account_key, event, security_event, App, Client};
+use super::{App, Client, account_key, event, security_event};
 use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
@@ -44,12 +44,20 @@ fn secs(duration: Duration) -> i64 {
 impl App {
     /// Checks a username and password under the rate limits. Unknown users cost the same
     /// hashing time as known ones, and both get the same refusal.
-    pub fn check_password(&self, username: &str, password: &str, client: &Client) -> Result<(Username, UserRecord)> {
+    pub fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<(Username, UserRecord)> {
         let lowered = username.trim().to_ascii_lowercase();
         let keys = [client.ip_key(), account_key(&lowered)];
         self.throttle.attempt(&keys)?;
         let found = match Username::parse(&lowered) {
-            Ok(name) => self.store.read(|rx| rx.user(&name))?.map(|record| (name, record)),
+            Ok(name) => self
+                .store
+                .read(|rx| rx.user(&name))?
+                .map(|record| (name, record)),
             Err(_) => None,
         };
         let verified = match &found {
@@ -68,13 +76,24 @@ impl App {
                 Ok((name, record))
             }
             _ => {
-                let mut events = vec![security_event(event::LOGIN_FAILED, Some(&lowered), Some(client.ip), "")];
+                let mut events = vec![security_event(
+                    event::LOGIN_FAILED,
+                    Some(&lowered),
+                    Some(client.ip),
+                    "",
+                )];
                 for outcome in self.throttle.failure(&keys) {
                     if let FailureOutcome::Locked { key, seconds } = outcome {
-                        events.push(security_event(event::LOCKOUT, Some(&lowered), Some(client.ip), format!("key={key} seconds={seconds}")));
+                        events.push(security_event(
+                            event::LOCKOUT,
+                            Some(&lowered),
+                            Some(client.ip),
+                            format!("key={key} seconds={seconds}"),
+                        ));
                     }
                 }
-                self.store.write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
+                self.store
+                    .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
                 Err(Error::Unauthenticated)
             }
         }
@@ -82,7 +101,13 @@ impl App {
 
     /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it).
     /// Returns the cookie secret and the session.
-    pub fn login(&self, username: &str, password: &str, client: &Client, previous: Option<&str>) -> Result<(String, Session)> {
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &Client,
+        previous: Option<&str>,
+    ) -> Result<(String, Session)> {
         let (username, _) = self.check_password(username, password, client)?;
         let secret = new_secret()?;
         let hash = sha256(secret.as_bytes());
@@ -96,7 +121,12 @@ impl App {
             user_agent: client.user_agent.chars().take(200).collect(),
         };
         let previous_hash = previous.map(|p| sha256(p.as_bytes()));
-        let session = Session { username: username.clone(), hash, handle: record.handle, csrf: self.csrf_for(&hash) };
+        let session = Session {
+            username: username.clone(),
+            hash,
+            handle: record.handle,
+            csrf: self.csrf_for(&hash),
+        };
         let event = security_event(event::LOGIN, Some(username.as_str()), Some(client.ip), "");
         self.store.write(move |tx| {
             if let Some(old) = previous_hash {
@@ -120,14 +150,18 @@ impl App {
     /// The session behind a cookie secret, if it is live; refreshes `last_seen` now and then.
     pub fn session(&self, secret: &str) -> Result<Option<Session>> {
         let hash = sha256(secret.as_bytes());
-        let Some(record) = self.store.read(|rx| rx.credential::<SessionRecord>(&hash))? else {
+        let Some(record) = self
+            .store
+            .read(|rx| rx.credential::<SessionRecord>(&hash))?
+        else {
             return Ok(None);
         };
         let now = Timestamp::now().0;
         let idle = now - record.last_seen > secs(self.settings.session_idle);
         let too_old = now - record.created_at > secs(self.settings.session_absolute);
         if idle || too_old {
-            self.store.write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))?;
+            self.store
+                .write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))?;
             return Ok(None);
         }
         let Ok(username) = Username::parse(&record.username) else {
@@ -143,17 +177,25 @@ impl App {
                 Ok(())
             })?;
         }
-        Ok(Some(Session { username, hash, handle: record.handle, csrf: self.csrf_for(&hash) }))
+        Ok(Some(Session {
+            username,
+            hash,
+            handle: record.handle,
+            csrf: self.csrf_for(&hash),
+        }))
     }
 
     pub fn logout(&self, session: &Session) -> Result<()> {
         let hash = session.hash;
-        self.store.write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))
+        self.store
+            .write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))
     }
 
     /// The user's sessions, newest first, marking the one of this request.
     pub fn sessions_of(&self, session: &Session) -> Result<Vec<CredentialInfo>> {
-        let found = self.store.read(|rx| rx.credentials_of::<SessionRecord>(session.username.as_str()))?;
+        let found = self
+            .store
+            .read(|rx| rx.credentials_of::<SessionRecord>(session.username.as_str()))?;
         let mut list: Vec<CredentialInfo> = found
             .into_iter()
             .map(|(hash, r)| CredentialInfo {
@@ -173,7 +215,11 @@ impl App {
     pub fn end_session(&self, username: &Username, handle: u128) -> Result<()> {
         let user = username.as_str().to_string();
         self.store.write(move |tx| {
-            if tx.remove_credential_by_handle::<SessionRecord>(&user, handle)? { Ok(()) } else { Err(Error::NotFound) }
+            if tx.remove_credential_by_handle::<SessionRecord>(&user, handle)? {
+                Ok(())
+            } else {
+                Err(Error::NotFound)
+            }
         })
     }
 
@@ -181,11 +227,17 @@ impl App {
     pub fn end_other_sessions(&self, session: &Session) -> Result<u64> {
         let user = session.username.as_str().to_string();
         let keep = session.hash;
-        self.store.write(move |tx| tx.remove_credentials_of::<SessionRecord>(&user, Some(&keep)))
+        self.store
+            .write(move |tx| tx.remove_credentials_of::<SessionRecord>(&user, Some(&keep)))
     }
 
     /// Creates an API token after a password check (HTTP Basic); returns it and its expiry.
-    pub fn create_token(&self, username: &str, password: &str, client: &Client) -> Result<(String, Timestamp)> {
+    pub fn create_token(
+        &self,
+        username: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<(String, Timestamp)> {
         let (username, _) = self.check_password(username, password, client)?;
         self.issue_token(&username, client)
     }
@@ -196,8 +248,18 @@ impl App {
         let hash = sha256(secret.as_bytes());
         let now = Timestamp::now().0;
         let expires_at = now + secs(self.settings.token_ttl);
-        let record = TokenRecord { username: username.as_str().to_string(), handle: random_u128()?, created_at: now, expires_at };
-        let event = security_event(event::TOKEN_CREATED, Some(username.as_str()), Some(client.ip), "");
+        let record = TokenRecord {
+            username: username.as_str().to_string(),
+            handle: random_u128()?,
+            created_at: now,
+            expires_at,
+        };
+        let event = security_event(
+            event::TOKEN_CREATED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         self.store.write(move |tx| {
             tx.put_credential(&hash, &record)?;
             tx.record_event(&event)
@@ -218,16 +280,31 @@ impl App {
     }
 
     pub fn revoke_token(&self, username: &Username, hash: [u8; 32], client: &Client) -> Result<()> {
-        let event = security_event(event::TOKEN_REVOKED, Some(username.as_str()), Some(client.ip), "");
+        let event = security_event(
+            event::TOKEN_REVOKED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         self.store.write(move |tx| {
             tx.remove_credential::<TokenRecord>(&hash)?;
             tx.record_event(&event)
         })
     }
 
-    pub fn revoke_token_by_handle(&self, username: &Username, handle: u128, client: &Client) -> Result<()> {
+    pub fn revoke_token_by_handle(
+        &self,
+        username: &Username,
+        handle: u128,
+        client: &Client,
+    ) -> Result<()> {
         let user = username.as_str().to_string();
-        let event = security_event(event::TOKEN_REVOKED, Some(username.as_str()), Some(client.ip), "");
+        let event = security_event(
+            event::TOKEN_REVOKED,
+            Some(username.as_str()),
+            Some(client.ip),
+            "",
+        );
         self.store.write(move |tx| {
             if !tx.remove_credential_by_handle::<TokenRecord>(&user, handle)? {
                 return Err(Error::NotFound);
@@ -239,7 +316,9 @@ impl App {
     /// The user's live API tokens.
     pub fn tokens_of(&self, username: &Username) -> Result<Vec<CredentialInfo>> {
         let now = Timestamp::now().0;
-        let found = self.store.read(|rx| rx.credentials_of::<TokenRecord>(username.as_str()))?;
+        let found = self
+            .store
+            .read(|rx| rx.credentials_of::<TokenRecord>(username.as_str()))?;
         Ok(found
             .into_iter()
             .filter(|(_, r)| r.expires_at > now)
@@ -260,7 +339,9 @@ impl App {
         let idle = secs(self.settings.session_idle);
         let absolute = secs(self.settings.session_absolute);
         self.store.write(move |tx| {
-            let sessions = tx.purge_credentials::<SessionRecord>(|r| now - r.last_seen > idle || now - r.created_at > absolute)?;
+            let sessions = tx.purge_credentials::<SessionRecord>(|r| {
+                now - r.last_seen > idle || now - r.created_at > absolute
+            })?;
             let tokens = tx.purge_credentials::<TokenRecord>(|r| now >= r.expires_at)?;
             Ok(sessions + tokens)
         })
@@ -277,12 +358,18 @@ mod tests {
         std::fs::create_dir_all(dir).expect("data dir");
         let store = Store::open(dir).expect("store");
         let key = DataKey::generate().expect("key");
-        let settings = super::super::Settings { token_ttl, ..super::super::Settings::default() };
+        let settings = super::super::Settings {
+            token_ttl,
+            ..super::super::Settings::default()
+        };
         App::new(store, key, PasswordHasher::new(15), settings).expect("app")
     }
 
     fn client() -> Client {
-        Client { ip: std::net::IpAddr::from([127, 0, 0, 1]), user_agent: String::new() }
+        Client {
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            user_agent: String::new(),
+        }
     }
 
     /// The API's expired-token case: a hidden serve flag for the token life would be the only
@@ -294,7 +381,10 @@ mod tests {
         let live = app_with_token_ttl(&dir.path().join("live"), Duration::from_secs(3600));
         let (token, expires_at) = live.issue_token(&alice, &client()).expect("issued");
         assert!(expires_at.0 > Timestamp::now().0 + 3500);
-        assert_eq!(live.token_user(&token).expect("read").map(|(u, _)| u), Some(alice.clone()));
+        assert_eq!(
+            live.token_user(&token).expect("read").map(|(u, _)| u),
+            Some(alice.clone())
+        );
 
         let expired = app_with_token_ttl(&dir.path().join("expired"), Duration::ZERO);
         let (token, _) = expired.issue_token(&alice, &client()).expect("issued");

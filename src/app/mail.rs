@@ -4,13 +4,13 @@
 //! both participants as associated data; they are opened here after a read. A message someone
 //! may not see is `NotFound`, exactly like one that does not exist.
 
-use super::{event, security_event, App, Client};
+use super::{App, Client, event, security_event};
 use crate::crypto::{message_aad, random_u128};
 use crate::error::{Error, Result};
-use crate::model::{Body, Invalid, Mailbox, MessageId, Timestamp, Title, Username, SYSTEM_SENDER};
-use crate::store::messages::MailboxEntry;
-use crate::store::records::Sealed;
+use crate::model::{Body, Invalid, Mailbox, MessageId, SYSTEM_SENDER, Timestamp, Title, Username};
 use crate::store::Tx;
+use crate::store::messages::{MailboxEntry, MessageDraft};
+use crate::store::records::Sealed;
 
 /// A message as a member sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,62 +45,90 @@ pub struct Poll {
 /// A sealed message ready to be stored inside a write transaction.
 pub struct NewMessage {
     id: u128,
-    from: String,
-    to: String,
-    sent_at: i64,
-    title: Sealed,
+    draft: MessageDraft,
     body: Vec<u8>,
-    in_sent: bool,
 }
 
 impl NewMessage {
     /// Stores it; the recipient must exist. Returns its seq.
     pub fn insert(self, tx: &Tx<'_>) -> Result<u64> {
-        if !tx.user_exists(&self.to)? {
-            return Err(Error::Invalid(vec![Invalid::new("to", "no member has this username")]));
+        if !tx.user_exists(&self.draft.to)? {
+            return Err(Error::Invalid(vec![Invalid::new(
+                "to",
+                "no member has this username",
+            )]));
         }
-        tx.insert_message(self.id, &self.from, &self.to, self.sent_at, self.title, &self.body, self.in_sent)
+        tx.insert_message(self.id, self.draft, &self.body)
     }
 }
 
 pub const MAX_PAGE: usize = 100;
 
 impl App {
-    fn seal_message(&self, from: &str, to: &str, title: &str, body: &str, in_sent: bool) -> Result<NewMessage> {
+    fn seal_message(
+        &self,
+        from: &str,
+        to: &str,
+        title: &str,
+        body: &str,
+        in_sent: bool,
+    ) -> Result<NewMessage> {
         let id = random_u128()?;
-        Ok(NewMessage {
-            id,
+        let draft = MessageDraft {
             from: from.to_string(),
             to: to.to_string(),
             sent_at: Timestamp::now().0,
-            title: Sealed(self.key.seal(title.as_bytes(), &message_aad(id, from, to, "title"))?),
-            body: self.key.seal(body.as_bytes(), &message_aad(id, from, to, "body"))?,
+            title: Sealed(
+                self.key
+                    .seal(title.as_bytes(), &message_aad(id, from, to, "title"))?,
+            ),
             in_sent,
+        };
+        Ok(NewMessage {
+            id,
+            draft,
+            body: self
+                .key
+                .seal(body.as_bytes(), &message_aad(id, from, to, "body"))?,
         })
     }
 
     /// Seals a message between existing members without field checks (generated demo data).
-    pub(super) fn seal_message_for_admin(&self, from: &str, to: &str, title: &str, body: &str) -> Result<NewMessage> {
+    pub(super) fn seal_message_for_admin(
+        &self,
+        from: &str,
+        to: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<NewMessage> {
         self.seal_message(from, to, title, body, true)
     }
 
     /// Sends a message; all field problems are reported together.
     pub fn send(&self, from: &Username, to: &str, title: &str, body: &str) -> Result<MessageView> {
         let mut problems = Vec::new();
-        let to = Username::parse(to).map_err(|e| problems.push(Invalid::new("to", e.message))).ok();
+        let to = Username::parse(to)
+            .map_err(|e| problems.push(Invalid::new("to", e.message)))
+            .ok();
         let title = Title::parse(title).map_err(|e| problems.push(e)).ok();
         let body = Body::parse(body).map_err(|e| problems.push(e)).ok();
         let (Some(to), Some(title), Some(body)) = (to, title, body) else {
             return Err(Error::Invalid(problems));
         };
-        let message = self.seal_message(from.as_str(), to.as_str(), title.as_str(), body.as_str(), true)?;
+        let message = self.seal_message(
+            from.as_str(),
+            to.as_str(),
+            title.as_str(),
+            body.as_str(),
+            true,
+        )?;
         let view = MessageView {
             id: MessageId(message.id),
             from: from.to_string(),
             to: to.to_string(),
             title: title.as_str().to_string(),
             body: Some(body.as_str().to_string()),
-            sent_at: Timestamp(message.sent_at),
+            sent_at: Timestamp(message.draft.sent_at),
             read: false,
         };
         self.store.write(move |tx| message.insert(tx))?;
@@ -114,12 +142,21 @@ impl App {
             "Your password was reset with your security question at {when} from the address {}. All your sessions and API tokens were ended. If this was not you, tell the operator of this server at once.",
             client.ip
         );
-        self.seal_message(SYSTEM_SENDER, user.as_str(), "Your password was reset", &body, false)
+        self.seal_message(
+            SYSTEM_SENDER,
+            user.as_str(),
+            "Your password was reset",
+            &body,
+            false,
+        )
     }
 
     fn open_entry(&self, entry: MailboxEntry) -> Result<MessageView> {
         let record = entry.record;
-        let title = self.key.open_text(&record.title.0, &message_aad(entry.id, &record.from, &record.to, "title"))?;
+        let title = self.key.open_text(
+            &record.title.0,
+            &message_aad(entry.id, &record.from, &record.to, "title"),
+        )?;
         Ok(MessageView {
             id: MessageId(entry.id),
             from: record.from,
@@ -132,23 +169,51 @@ impl App {
     }
 
     /// A page of a mailbox, newest first, older than `before` when given.
-    pub fn mailbox(&self, user: &Username, mailbox: Mailbox, before: Option<u64>, limit: usize) -> Result<Page> {
+    pub fn mailbox(
+        &self,
+        user: &Username,
+        mailbox: Mailbox,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page> {
         let limit = limit.clamp(1, MAX_PAGE);
         let (entries, more, cursor) = self.store.read(|rx| {
             let (entries, more) = rx.mailbox_page(user.as_str(), mailbox, before, limit)?;
             Ok((entries, more, rx.newest_seq(user.as_str(), mailbox)?))
         })?;
-        let next_cursor = if more { entries.last().map(|e| e.record.seq) } else { None };
-        let messages = entries.into_iter().map(|e| self.open_entry(e)).collect::<Result<Vec<_>>>()?;
-        Ok(Page { messages, next_cursor, cursor })
+        let next_cursor = if more {
+            entries.last().map(|e| e.record.seq)
+        } else {
+            None
+        };
+        let messages = entries
+            .into_iter()
+            .map(|e| self.open_entry(e))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            messages,
+            next_cursor,
+            cursor,
+        })
     }
 
     /// What arrived after `since`, oldest first (at most `limit`), and the new cursor.
-    pub fn poll(&self, user: &Username, mailbox: Mailbox, since: u64, limit: usize) -> Result<Poll> {
+    pub fn poll(
+        &self,
+        user: &Username,
+        mailbox: Mailbox,
+        since: u64,
+        limit: usize,
+    ) -> Result<Poll> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let entries = self.store.read(|rx| rx.mailbox_since(user.as_str(), mailbox, since, limit))?;
+        let entries = self
+            .store
+            .read(|rx| rx.mailbox_since(user.as_str(), mailbox, since, limit))?;
         let cursor = entries.last().map_or(since, |e| e.record.seq);
-        let messages = entries.into_iter().map(|e| self.open_entry(e)).collect::<Result<Vec<_>>>()?;
+        let messages = entries
+            .into_iter()
+            .map(|e| self.open_entry(e))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Poll { messages, cursor })
     }
 
@@ -158,10 +223,19 @@ impl App {
 
     /// One message with its body; reading it as its recipient marks it read.
     pub fn read_message(&self, user: &Username, id: MessageId) -> Result<MessageView> {
-        let stored = self.store.read(|rx| rx.message_for(user.as_str(), id.0))?.ok_or(Error::NotFound)?;
+        let stored = self
+            .store
+            .read(|rx| rx.message_for(user.as_str(), id.0))?
+            .ok_or(Error::NotFound)?;
         let record = &stored.record;
-        let title = self.key.open_text(&record.title.0, &message_aad(id.0, &record.from, &record.to, "title"))?;
-        let body = self.key.open_text(&stored.body, &message_aad(id.0, &record.from, &record.to, "body"))?;
+        let title = self.key.open_text(
+            &record.title.0,
+            &message_aad(id.0, &record.from, &record.to, "title"),
+        )?;
+        let body = self.key.open_text(
+            &stored.body,
+            &message_aad(id.0, &record.from, &record.to, "body"),
+        )?;
         let was_read = stored.read;
         if !was_read {
             let reader = user.as_str().to_string();
@@ -186,7 +260,12 @@ impl App {
             if !tx.delete_message_for(&deleter, id.0, Timestamp::now().0)? {
                 return Err(Error::NotFound);
             }
-            tx.record_event(&security_event(event::MESSAGE_DELETED, Some(&deleter), Some(ip), format!("message={id}")))
+            tx.record_event(&security_event(
+                event::MESSAGE_DELETED,
+                Some(&deleter),
+                Some(ip),
+                format!("message={id}"),
+            ))
         })
     }
 }

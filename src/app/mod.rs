@@ -17,8 +17,8 @@ use std::time::Duration;
 use crate::crypto::{DataKey, PasswordHasher};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
-use crate::store::records::EventRecord;
 use crate::store::Store;
+use crate::store::records::EventRecord;
 
 /// Durations and sizes the use cases obey; filled from `Config`.
 #[derive(Debug, Clone)]
@@ -76,10 +76,22 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Store, key: DataKey, hasher: PasswordHasher, settings: Settings) -> Result<Self> {
+    pub fn new(
+        store: Store,
+        key: DataKey,
+        hasher: PasswordHasher,
+        settings: Settings,
+    ) -> Result<Self> {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
         let throttle = throttle::Throttle::new(settings.throttle.clone());
-        Ok(App { store, key: std::sync::Arc::new(key), hasher, throttle, settings, decoy_phc })
+        Ok(App {
+            store,
+            key: std::sync::Arc::new(key),
+            hasher,
+            throttle,
+            settings,
+            decoy_phc,
+        })
     }
 
     /// Spends the time of one password check, for a user who does not exist.
@@ -111,7 +123,12 @@ pub mod event {
 }
 
 /// Builds an event record (written by the caller inside its own transaction) and logs it.
-pub fn security_event(kind: &str, username: Option<&str>, ip: Option<IpAddr>, detail: impl Into<String>) -> EventRecord {
+pub fn security_event(
+    kind: &str,
+    username: Option<&str>,
+    ip: Option<IpAddr>,
+    detail: impl Into<String>,
+) -> EventRecord {
     let record = EventRecord {
         at: Timestamp::now().0,
         kind: kind.to_string(),

@@ -56,7 +56,9 @@ pub fn judge(password: &str, context: &[&str]) -> Verdict {
         u8::from(entropy.score())
     };
     let lowered = password.to_lowercase();
-    let contains_context = context.iter().any(|c| c.chars().count() >= 3 && lowered.contains(&c.to_lowercase()));
+    let contains_context = context
+        .iter()
+        .any(|c| c.chars().count() >= 3 && lowered.contains(&c.to_lowercase()));
     if score < MIN_SCORE {
         problems.push("this password is too easy to guess".to_string());
     } else if contains_context {
@@ -65,7 +67,12 @@ pub fn judge(password: &str, context: &[&str]) -> Verdict {
     if contains_context && score < MIN_SCORE {
         suggestions.insert(0, "avoid your username, name and the PIN".to_string());
     }
-    Verdict { score, acceptable: problems.is_empty(), problems, suggestions }
+    Verdict {
+        score,
+        acceptable: problems.is_empty(),
+        problems,
+        suggestions,
+    }
 }
 
 #[cfg(test)]

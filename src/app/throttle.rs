@@ -28,7 +28,12 @@ pub struct ThrottleSettings {
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
-        ThrottleSettings { attempts_per_minute: 30, max_failures_account: 5, max_failures_ip: 20, lockout: Duration::from_secs(60) }
+        ThrottleSettings {
+            attempts_per_minute: 30,
+            max_failures_account: 5,
+            max_failures_ip: 20,
+            lockout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -56,7 +61,10 @@ pub enum FailureOutcome {
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
-        Throttle { settings, entries: Mutex::new(HashMap::new()) }
+        Throttle {
+            settings,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records an attempt under every key, refusing (without recording) if any key is locked
@@ -67,12 +75,14 @@ impl Throttle {
         let mut retry_after = 0u64;
         for key in keys {
             if let Some(entry) = entries.get_mut(key) {
-                if let Some(until) = entry.locked_until {
-                    if until > now {
-                        retry_after = retry_after.max(ceil_secs(until - now));
-                    }
+                if let Some(until) = entry.locked_until
+                    && until > now
+                {
+                    retry_after = retry_after.max(ceil_secs(until - now));
                 }
-                entry.attempts.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+                entry
+                    .attempts
+                    .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
                 if entry.attempts.len() as u32 >= self.settings.attempts_per_minute {
                     let oldest = entry.attempts.first().copied().unwrap_or(now);
                     let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
@@ -99,10 +109,17 @@ impl Throttle {
         make_room(&mut entries, now);
         let mut outcomes = Vec::new();
         for key in keys {
-            let limit = if key.starts_with("account:") { self.settings.max_failures_account } else { self.settings.max_failures_ip };
+            let limit = if key.starts_with("account:") {
+                self.settings.max_failures_account
+            } else {
+                self.settings.max_failures_ip
+            };
             let entry = entries.entry(key.clone()).or_default();
             entry.last_used = Some(now);
-            if entry.first_failure.is_none_or(|t| now.duration_since(t) > FAILURE_WINDOW) {
+            if entry
+                .first_failure
+                .is_none_or(|t| now.duration_since(t) > FAILURE_WINDOW)
+            {
                 entry.first_failure = Some(now);
                 entry.failures = 0;
             }
@@ -114,7 +131,10 @@ impl Throttle {
                 entry.locked_until = Some(now + lock);
                 entry.failures = 0;
                 entry.first_failure = None;
-                outcomes.push(FailureOutcome::Locked { key: key.clone(), seconds: lock.as_secs() });
+                outcomes.push(FailureOutcome::Locked {
+                    key: key.clone(),
+                    seconds: lock.as_secs(),
+                });
             } else {
                 outcomes.push(FailureOutcome::Counted);
             }
@@ -143,13 +163,18 @@ fn make_room(entries: &mut HashMap<String, Entry>, now: Instant) {
     }
     entries.retain(|_, e| {
         let locked = e.locked_until.is_some_and(|t| t > now);
-        let recent = e.last_used.is_some_and(|t| now.duration_since(t) < FAILURE_WINDOW);
+        let recent = e
+            .last_used
+            .is_some_and(|t| now.duration_since(t) < FAILURE_WINDOW);
         locked || recent
     });
-    if entries.len() >= MAX_KEYS {
-        if let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone()) {
-            entries.remove(&oldest);
-        }
+    if entries.len() >= MAX_KEYS
+        && let Some(oldest) = entries
+            .iter()
+            .min_by_key(|(_, e)| e.last_used)
+            .map(|(k, _)| k.clone())
+    {
+        entries.remove(&oldest);
     }
 }
 
@@ -163,14 +188,24 @@ mod tests {
 
     #[test]
     fn locks_after_failures_and_grows() {
-        let throttle = Throttle::new(ThrottleSettings { max_failures_account: 3, lockout: Duration::from_secs(10), ..Default::default() });
+        let throttle = Throttle::new(ThrottleSettings {
+            max_failures_account: 3,
+            lockout: Duration::from_secs(10),
+            ..Default::default()
+        });
         let account = keys(&["account:alice"]);
         for _ in 0..2 {
             assert!(throttle.attempt(&account).is_ok());
             assert_eq!(throttle.failure(&account), vec![FailureOutcome::Counted]);
         }
         throttle.attempt(&account).unwrap();
-        assert_eq!(throttle.failure(&account), vec![FailureOutcome::Locked { key: "account:alice".into(), seconds: 10 }]);
+        assert_eq!(
+            throttle.failure(&account),
+            vec![FailureOutcome::Locked {
+                key: "account:alice".into(),
+                seconds: 10
+            }]
+        );
         match throttle.attempt(&account) {
             Err(Error::RateLimited { retry_after }) => assert!((1..=10).contains(&retry_after)),
             other => panic!("expected a lock, got {other:?}"),
@@ -181,11 +216,17 @@ mod tests {
 
     #[test]
     fn attempts_are_rate_limited() {
-        let throttle = Throttle::new(ThrottleSettings { attempts_per_minute: 3, ..Default::default() });
+        let throttle = Throttle::new(ThrottleSettings {
+            attempts_per_minute: 3,
+            ..Default::default()
+        });
         let ip = keys(&["ip:192.0.2.1"]);
         for _ in 0..3 {
             assert!(throttle.attempt(&ip).is_ok());
         }
-        assert!(matches!(throttle.attempt(&ip), Err(Error::RateLimited { .. })));
+        assert!(matches!(
+            throttle.attempt(&ip),
+            Err(Error::RateLimited { .. })
+        ));
     }
 }

@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
 use super::data::print_lines;
 use super::{ensure_data_dir, open_app, open_existing, stderr_is_terminal};
@@ -15,7 +15,12 @@ use crate::model::Timestamp;
 
 pub fn demo(data_dir: &Path, n_messages: u64) -> anyhow::Result<()> {
     ensure_data_dir(data_dir)?;
-    let app = open_app(data_dir, PasswordHasher::DEFAULT_LOG_N, Settings::default(), true)?;
+    let app = open_app(
+        data_dir,
+        PasswordHasher::DEFAULT_LOG_N,
+        Settings::default(),
+        true,
+    )?;
     let show = stderr_is_terminal();
     let mut progress = |n: u64| {
         if show {
@@ -23,7 +28,9 @@ pub fn demo(data_dir: &Path, n_messages: u64) -> anyhow::Result<()> {
         }
     };
     let users = app.demo(n_messages, &mut progress).map_err(|e| match e {
-        crate::error::Error::UsernameTaken => anyhow::anyhow!("the demo users already exist in {}", data_dir.display()),
+        crate::error::Error::UsernameTaken => {
+            anyhow::anyhow!("the demo users already exist in {}", data_dir.display())
+        }
         other => other.into(),
     })?;
     if show && n_messages > 0 {
@@ -42,12 +49,16 @@ pub fn pin_set(data_dir: &Path) -> anyhow::Result<()> {
         eprint!("new registration PIN: ");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the PIN from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the PIN from standard input")?;
     let pin = line.trim_end_matches(['\n', '\r']);
     if pin.is_empty() {
         bail!("no PIN given on standard input");
     }
-    app.set_pin(pin).map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+    app.set_pin(pin)
+        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
     eprintln!("registration PIN changed");
     Ok(())
 }
@@ -56,7 +67,9 @@ pub fn user(data_dir: &Path, action: UserAction) -> anyhow::Result<()> {
     let app = open_existing(data_dir)?;
     fn not_found(username: &str) -> impl FnOnce(crate::error::Error) -> anyhow::Error + '_ {
         move |e| match e {
-            crate::error::Error::NotFound => anyhow::anyhow!("no user named `{}`", username.escape_debug()),
+            crate::error::Error::NotFound => {
+                anyhow::anyhow!("no user named `{}`", username.escape_debug())
+            }
             other => other.into(),
         }
     }
@@ -64,19 +77,29 @@ pub fn user(data_dir: &Path, action: UserAction) -> anyhow::Result<()> {
         UserAction::List => {
             let rows = app.list_users()?;
             print_lines(rows.into_iter().map(|u| {
-                format!("{:<32} {:<8} {}  {}", u.username, if u.locked { "locked" } else { "active" }, u.created_at.rfc3339(), u.name)
+                format!(
+                    "{:<32} {:<8} {}  {}",
+                    u.username,
+                    if u.locked { "locked" } else { "active" },
+                    u.created_at.rfc3339(),
+                    u.name
+                )
             }));
         }
         UserAction::Lock { username } => {
-            app.set_locked(&username, true).map_err(not_found(&username))?;
+            app.set_locked(&username, true)
+                .map_err(not_found(&username))?;
             eprintln!("{username} is locked; their sessions and tokens were ended");
         }
         UserAction::Unlock { username } => {
-            app.set_locked(&username, false).map_err(not_found(&username))?;
+            app.set_locked(&username, false)
+                .map_err(not_found(&username))?;
             eprintln!("{username} is unlocked");
         }
         UserAction::ResetPassword { username } => {
-            let password = app.operator_reset_password(&username).map_err(not_found(&username))?;
+            let password = app
+                .operator_reset_password(&username)
+                .map_err(not_found(&username))?;
             println!("new password for {username}: {password}");
         }
         UserAction::Delete { username } => {
@@ -90,7 +113,8 @@ pub fn user(data_dir: &Path, action: UserAction) -> anyhow::Result<()> {
 fn parse_since(since: Option<&str>) -> anyhow::Result<Timestamp> {
     match since {
         None => Ok(Timestamp(0)),
-        Some(text) => Timestamp::parse_date(text).ok_or_else(|| anyhow::anyhow!("--since `{text}` is not a date like 2026-11-24")),
+        Some(text) => Timestamp::parse_date(text)
+            .ok_or_else(|| anyhow::anyhow!("--since `{text}` is not a date like 2026-11-24")),
     }
 }
 
@@ -123,7 +147,10 @@ pub fn audit(data_dir: &Path, since: Option<&str>) -> anyhow::Result<()> {
             "{}  {:<24} user={} ip={} {}",
             Timestamp(e.at).rfc3339(),
             e.kind,
-            e.username.as_deref().map(crate::app::escape_for_log).unwrap_or_else(|| "-".into()),
+            e.username
+                .as_deref()
+                .map(crate::app::escape_for_log)
+                .unwrap_or_else(|| "-".into()),
             e.ip.as_deref().unwrap_or("-"),
             crate::app::escape_for_log(&e.detail)
         )

@@ -9,13 +9,13 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
-use super::{ensure_data_dir, key_path, stderr_is_terminal, DirLock};
+use super::{DirLock, ensure_data_dir, key_path, stderr_is_terminal};
 use crate::crypto::DataKey;
 use crate::model::Timestamp;
-use crate::store::dump::{read_dump, restore_into, write_dump, Summary};
-use crate::store::{Snapshot, DB_FILE};
+use crate::store::dump::{Summary, read_dump, restore_into, write_dump};
+use crate::store::{DB_FILE, Snapshot};
 
 fn progress_printer(verb: &'static str) -> impl FnMut(u64) {
     let show = stderr_is_terminal();
@@ -43,7 +43,13 @@ pub fn dump(data_dir: &Path, output: &Path) -> anyhow::Result<()> {
     let mut progress = progress_printer("dumped");
     let summary = if is_stdio(output) {
         let stdout = std::io::stdout();
-        write_dump(&snapshot, &key.fingerprint(), &created_at, BufWriter::with_capacity(256 * 1024, stdout.lock()), &mut progress)?
+        write_dump(
+            &snapshot,
+            &key.fingerprint(),
+            &created_at,
+            BufWriter::with_capacity(256 * 1024, stdout.lock()),
+            &mut progress,
+        )?
     } else {
         // Write beside the target and rename at the end, so a failed dump never looks finished.
         let partial = partial_path(output);
@@ -54,7 +60,13 @@ pub fn dump(data_dir: &Path, output: &Path) -> anyhow::Result<()> {
             .mode(0o600)
             .open(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
-        let written = write_dump(&snapshot, &key.fingerprint(), &created_at, BufWriter::with_capacity(256 * 1024, &file), &mut progress);
+        let written = write_dump(
+            &snapshot,
+            &key.fingerprint(),
+            &created_at,
+            BufWriter::with_capacity(256 * 1024, &file),
+            &mut progress,
+        );
         let summary = match written {
             Ok(summary) => summary,
             Err(e) => {
@@ -63,30 +75,45 @@ pub fn dump(data_dir: &Path, output: &Path) -> anyhow::Result<()> {
             }
         };
         file.sync_all().context("cannot flush the dump to disk")?;
-        fs::rename(&partial, output).with_context(|| format!("cannot move the dump to {}", output.display()))?;
+        fs::rename(&partial, output)
+            .with_context(|| format!("cannot move the dump to {}", output.display()))?;
         summary
     };
     finish_progress();
     if !is_stdio(output) {
-        eprintln!("dump written to {}: {}", output.display(), describe(&summary));
+        eprintln!(
+            "dump written to {}: {}",
+            output.display(),
+            describe(&summary)
+        );
     }
     Ok(())
 }
 
 fn partial_path(output: &Path) -> PathBuf {
-    let mut name = output.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = output
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     output.with_file_name(name)
 }
 
 fn describe(summary: &Summary) -> String {
-    let parts: Vec<String> = summary.counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    let parts: Vec<String> = summary
+        .counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect();
     format!("{} records ({})", summary.n_records(), parts.join(", "))
 }
 
 fn open_input(input: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     if is_stdio(input) {
-        return Ok(Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())));
+        return Ok(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            std::io::stdin(),
+        )));
     }
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
@@ -95,29 +122,51 @@ fn open_input(input: &Path) -> anyhow::Result<Box<dyn BufRead>> {
 pub fn verify(input: &Path) -> anyhow::Result<()> {
     let mut progress = progress_printer("checked");
     let mut n_rows = 0u64;
-    let summary = read_dump(open_input(input)?, |_| Ok(()), |_| {
-        n_rows += 1;
-        if n_rows.is_multiple_of(50_000) {
-            progress(n_rows);
-        }
-        Ok(())
-    })?;
+    let summary = read_dump(
+        open_input(input)?,
+        |_| Ok(()),
+        |_| {
+            n_rows += 1;
+            if n_rows.is_multiple_of(50_000) {
+                progress(n_rows);
+            }
+            Ok(())
+        },
+    )?;
     finish_progress();
-    println!("ok: {}; made {} with key {}", describe(&summary), summary.created_at, summary.key_fingerprint);
+    println!(
+        "ok: {}; made {} with key {}",
+        describe(&summary),
+        summary.created_at,
+        summary.key_fingerprint
+    );
     Ok(())
 }
 
-pub fn restore(data_dir: &Path, input: &Path, force: bool, key_file: Option<&Path>) -> anyhow::Result<()> {
+pub fn restore(
+    data_dir: &Path,
+    input: &Path,
+    force: bool,
+    key_file: Option<&Path>,
+) -> anyhow::Result<()> {
     ensure_data_dir(data_dir)?;
     let _lock = DirLock::acquire(data_dir, "stop the server before restoring")?;
     let db_path = data_dir.join(DB_FILE);
     if db_path.exists() && !force {
-        bail!("{} already holds a database; pass --force to replace it (make a dump of it first)", data_dir.display());
+        bail!(
+            "{} already holds a database; pass --force to replace it (make a dump of it first)",
+            data_dir.display()
+        );
     }
     let own_key_path = key_path(data_dir);
-    let key_source = key_file.map(Path::to_path_buf).unwrap_or_else(|| own_key_path.clone());
+    let key_source = key_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| own_key_path.clone());
     if !key_source.exists() {
-        bail!("no key file at {}: restore needs the key the dump was made with; pass it with --key-file", key_source.display());
+        bail!(
+            "no key file at {}: restore needs the key the dump was made with; pass it with --key-file",
+            key_source.display()
+        );
     }
     let key = DataKey::load(&key_source)?;
     if key_file.is_some() && own_key_path.exists() {
@@ -133,7 +182,12 @@ pub fn restore(data_dir: &Path, input: &Path, force: bool, key_file: Option<&Pat
     let staging = data_dir.join(format!("{DB_FILE}.restoring"));
     let _ = fs::remove_file(&staging);
     let mut progress = progress_printer("restored");
-    let restored = restore_into(&staging, open_input(input)?, &key.fingerprint(), &mut progress);
+    let restored = restore_into(
+        &staging,
+        open_input(input)?,
+        &key.fingerprint(),
+        &mut progress,
+    );
     finish_progress();
     let summary = match restored {
         Ok(summary) => summary,
@@ -145,10 +199,23 @@ pub fn restore(data_dir: &Path, input: &Path, force: bool, key_file: Option<&Pat
     if !own_key_path.exists() {
         key.write_new(&own_key_path)?;
     }
-    fs::File::open(&staging).and_then(|f| f.sync_all()).context("cannot flush the restored database")?;
-    fs::rename(&staging, &db_path).with_context(|| format!("cannot move the restored database into {}", db_path.display()))?;
-    fs::File::open(data_dir).and_then(|d| d.sync_all()).context("cannot flush the data directory")?;
-    eprintln!("restored {} into {}", describe(&summary), data_dir.display());
+    fs::File::open(&staging)
+        .and_then(|f| f.sync_all())
+        .context("cannot flush the restored database")?;
+    fs::rename(&staging, &db_path).with_context(|| {
+        format!(
+            "cannot move the restored database into {}",
+            db_path.display()
+        )
+    })?;
+    fs::File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .context("cannot flush the data directory")?;
+    eprintln!(
+        "restored {} into {}",
+        describe(&summary),
+        data_dir.display()
+    );
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
 use crate::app::{App, Settings};
 use crate::crypto::{DataKey, PasswordHasher};
@@ -60,35 +60,52 @@ impl DirLock {
                 "another messages process (a running server, a restore or a key rotation) is using {}; {who}",
                 data_dir.display()
             ),
-            Err(fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
         }
     }
 }
 
 /// Opens the key, the store and the use cases for a command.
-pub fn open_app(data_dir: &Path, scrypt_log_n: u8, settings: Settings, create_key: bool) -> anyhow::Result<App> {
+pub fn open_app(
+    data_dir: &Path,
+    scrypt_log_n: u8,
+    settings: Settings,
+    create_key: bool,
+) -> anyhow::Result<App> {
     let key_file = key_path(data_dir);
     let key = if create_key {
         DataKey::load_or_create(&key_file)?.0
     } else {
         if !key_file.exists() {
-            bail!("no key file at {}: is {} a messages data directory?", key_file.display(), data_dir.display());
+            bail!(
+                "no key file at {}: is {} a messages data directory?",
+                key_file.display(),
+                data_dir.display()
+            );
         }
         DataKey::load(&key_file)?
     };
     let store = Store::open(data_dir)?;
     let key = check_key_matches(data_dir, &store, key)?;
-    Ok(App::new(store, key, PasswordHasher::new(scrypt_log_n), settings)?)
+    Ok(App::new(
+        store,
+        key,
+        PasswordHasher::new(scrypt_log_n),
+        settings,
+    )?)
 }
 
 /// The key file must be the one the database was sealed with. A rotation interrupted after its
 /// commit (the database already under the new key, `key.new` not yet renamed) is finished here.
 fn check_key_matches(data_dir: &Path, store: &Store, key: DataKey) -> anyhow::Result<DataKey> {
     use crate::store::meta;
-    let recorded = store.read(|rx| meta::key_fingerprint(rx))?;
+    let recorded = store.read(meta::key_fingerprint)?;
     let Some(recorded) = recorded else {
         let fingerprint = key.fingerprint();
-        store.write(move |tx| meta::set_bytes(tx, meta::KEY_FINGERPRINT, fingerprint.as_bytes()))?;
+        store
+            .write(move |tx| meta::set_bytes(tx, meta::KEY_FINGERPRINT, fingerprint.as_bytes()))?;
         return Ok(key);
     };
     if recorded == key.fingerprint() {
@@ -112,9 +129,17 @@ fn check_key_matches(data_dir: &Path, store: &Store, key: DataKey) -> anyhow::Re
 /// Opens an existing data directory for an admin command (never creates one).
 pub fn open_existing(data_dir: &Path) -> anyhow::Result<App> {
     if !data_dir.join(crate::store::DB_FILE).exists() {
-        bail!("no database in {}: start the server once, or pass --data-dir", data_dir.display());
+        bail!(
+            "no database in {}: start the server once, or pass --data-dir",
+            data_dir.display()
+        );
     }
-    open_app(data_dir, PasswordHasher::DEFAULT_LOG_N, Settings::default(), false)
+    open_app(
+        data_dir,
+        PasswordHasher::DEFAULT_LOG_N,
+        Settings::default(),
+        false,
+    )
 }
 
 /// Whether stderr is a terminal (progress is shown only then).

@@ -11,9 +11,9 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
-use super::{key_path, open_existing, DirLock};
+use super::{DirLock, key_path, open_existing};
 use crate::crypto::DataKey;
 use crate::model::Timestamp;
 
@@ -26,7 +26,8 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
     if pending.exists() {
         // Left by a rotation that stopped before its commit: the database is still under the
         // current key (open_existing checked), so this file was never used.
-        fs::remove_file(&pending).with_context(|| format!("cannot remove the stale {}", pending.display()))?;
+        fs::remove_file(&pending)
+            .with_context(|| format!("cannot remove the stale {}", pending.display()))?;
     }
     let new_key = Arc::new(DataKey::generate()?);
     new_key.write_new(&pending)?;
@@ -52,9 +53,13 @@ pub fn swap_key_files(data_dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let stamp = Timestamp::now().rfc3339().replace(':', "");
     let backup = data_dir.join(format!("key.old-{stamp}"));
     if current.exists() {
-        fs::rename(&current, &backup).with_context(|| format!("cannot move the old key to {}", backup.display()))?;
+        fs::rename(&current, &backup)
+            .with_context(|| format!("cannot move the old key to {}", backup.display()))?;
     }
-    fs::rename(&pending, &current).with_context(|| format!("cannot install the new key as {}", current.display()))?;
-    fs::File::open(data_dir).and_then(|d| d.sync_all()).context("cannot flush the data directory")?;
+    fs::rename(&pending, &current)
+        .with_context(|| format!("cannot install the new key as {}", current.display()))?;
+    fs::File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .context("cannot flush the data directory")?;
     Ok(backup)
 }

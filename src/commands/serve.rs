@@ -6,23 +6,31 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{ensure_data_dir, open_app, DirLock};
+use super::{DirLock, ensure_data_dir, open_app};
 use crate::app::admin::generate_pin;
 use crate::config::ServeConfig;
-use crate::http::{server, Web};
+use crate::http::{Web, server};
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     ensure_data_dir(&config.data_dir)?;
-    let _lock = DirLock::acquire(&config.data_dir, "stop the other server first, or use another --data-dir")?;
+    let _lock = DirLock::acquire(
+        &config.data_dir,
+        "stop the other server first, or use another --data-dir",
+    )?;
     let _log_guard = crate::logging::init(&config.log_dir, config.log_keep_days)?;
-    let app = Arc::new(open_app(&config.data_dir, config.scrypt_log_n, config.settings.clone(), true)?);
+    let app = Arc::new(open_app(
+        &config.data_dir,
+        config.scrypt_log_n,
+        config.settings.clone(),
+        true,
+    )?);
     let mut announce_pin = None;
     match &config.pin {
-        Some(pin) => {
-            if !app.pin_matches(pin)? {
-                app.set_pin(pin).map_err(|e| anyhow::anyhow!("--pin: {}", e.public_message()))?;
-            }
+        Some(pin) if !app.pin_matches(pin)? => {
+            app.set_pin(pin)
+                .map_err(|e| anyhow::anyhow!("--pin: {}", e.public_message()))?;
         }
+        Some(_) => {}
         None if !app.pin_is_set()? => {
             let pin = generate_pin()?;
             app.set_pin(&pin)?;
@@ -38,18 +46,28 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     // already means a clean stop.
     let shutdown = server::Shutdown::new();
     watch_signals(shutdown.clone())?;
-    let listener = server::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = server::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{address}");
     if let Some(pin) = announce_pin {
         println!("registration PIN: {pin}  (shown once; change it with `messages pin set`)");
     }
-    tracing::info!("listening on {scheme}://{address} with data directory {}", config.data_dir.display());
+    tracing::info!(
+        "listening on {scheme}://{address} with data directory {}",
+        config.data_dir.display()
+    );
 
     let housekeeping = start_housekeeping(app.clone(), &config, shutdown.clone());
     let web = Web::new(app, tls.is_some()).map_err(anyhow::Error::msg)?;
-    let served = server::run(listener, tls, config.limits.clone(), Arc::new(web), shutdown.clone());
+    let served = server::run(
+        listener,
+        tls,
+        config.limits.clone(),
+        Arc::new(web),
+        shutdown.clone(),
+    );
     // Whatever ended the serving, stop the helpers so the last handle of the database is
     // dropped (closing the file cleanly) before the process exits.
     shutdown.trigger();
@@ -63,37 +81,46 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 fn watch_signals(shutdown: server::Shutdown) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!("signal {signal} received: stopping");
-            shutdown.trigger();
-        }
-    })?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                tracing::info!("signal {signal} received: stopping");
+                shutdown.trigger();
+            }
+        })?;
     Ok(())
 }
 
 /// Every few minutes: end expired sessions and tokens, purge old deleted-log entries and events.
-fn start_housekeeping(app: Arc<crate::app::App>, config: &ServeConfig, shutdown: server::Shutdown) -> Option<std::thread::JoinHandle<()>> {
+fn start_housekeeping(
+    app: Arc<crate::app::App>,
+    config: &ServeConfig,
+    shutdown: server::Shutdown,
+) -> Option<std::thread::JoinHandle<()>> {
     let (deleted_days, audit_days) = (config.deleted_keep_days, config.audit_keep_days);
-    let spawned = std::thread::Builder::new().name("housekeeping".into()).spawn(move || {
-        let period = Duration::from_secs(300);
-        let step = Duration::from_millis(500);
-        let mut waited = period;
-        while !shutdown.is_triggered() {
-            if waited >= period {
-                waited = Duration::ZERO;
-                if let Err(e) = app.purge_expired() {
-                    tracing::error!("housekeeping: {e}");
+    let spawned = std::thread::Builder::new()
+        .name("housekeeping".into())
+        .spawn(move || {
+            let period = Duration::from_secs(300);
+            let step = Duration::from_millis(500);
+            let mut waited = period;
+            while !shutdown.is_triggered() {
+                if waited >= period {
+                    waited = Duration::ZERO;
+                    if let Err(e) = app.purge_expired() {
+                        tracing::error!("housekeeping: {e}");
+                    }
+                    if let Err(e) = app.purge_retained(deleted_days, audit_days) {
+                        tracing::error!("housekeeping: {e}");
+                    }
                 }
-                if let Err(e) = app.purge_retained(deleted_days, audit_days) {
-                    tracing::error!("housekeeping: {e}");
-                }
+                std::thread::sleep(step);
+                waited += step;
             }
-            std::thread::sleep(step);
-            waited += step;
-        }
-    });
+        });
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {

@@ -36,7 +36,11 @@ pub fn serve_static(request: &Request) -> Option<Response> {
     let (mime, bytes) = lookup(&format!("static/{name}"))?;
     let etag = format!("\"{}\"", hex::encode(&crate::crypto::sha256(bytes)[..12]));
     if request.header("If-None-Match") == Some(etag.as_str()) {
-        return Some(Response::empty_204().with_status_code(304).with_unique_header("ETag", etag));
+        return Some(
+            Response::empty_204()
+                .with_status_code(304)
+                .with_unique_header("ETag", etag),
+        );
     }
     Some(
         Response::from_data(mime, bytes)

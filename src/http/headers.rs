@@ -11,14 +11,21 @@ font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none';
 /// never stored by caches; HSTS is sent only over TLS.
 pub fn secure(mut response: Response, personal: bool, https: bool) -> Response {
     let mut set = |name: &'static str, value: &str| {
-        response.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        response.headers.push((name.into(), value.to_string().into()));
+        response
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        response
+            .headers
+            .push((name.into(), value.to_string().into()));
     };
     set("Content-Security-Policy", CSP);
     set("X-Content-Type-Options", "nosniff");
     set("X-Frame-Options", "DENY");
     set("Referrer-Policy", "no-referrer");
-    set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()");
+    set(
+        "Permissions-Policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    );
     set("Cross-Origin-Opener-Policy", "same-origin");
     set("Cross-Origin-Resource-Policy", "same-origin");
     set("Cross-Origin-Embedder-Policy", "require-corp");
@@ -27,8 +34,13 @@ pub fn secure(mut response: Response, personal: bool, https: bool) -> Response {
         set("Pragma", "no-cache");
     }
     if https {
-        set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+        set(
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        );
     }
-    response.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Server"));
+    response
+        .headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("Server"));
     response
 }

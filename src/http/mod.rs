@@ -34,12 +34,29 @@ pub struct Web {
 
 impl Web {
     pub fn new(app: Arc<App>, https: bool) -> Result<Self, String> {
-        Ok(Web { pages: pages::Pages::new()?, api: api::Api::new()?, app, https })
+        Ok(Web {
+            pages: pages::Pages::new()?,
+            api: api::Api::new()?,
+            app,
+            https,
+        })
     }
 
     fn ctx<'a>(&self, request: &Request, request_id: &'a str) -> Ctx<'a> {
-        let user_agent = request.header("User-Agent").unwrap_or("").chars().take(200).collect();
-        Ctx { request_id, client: Client { ip: request.remote_addr().ip(), user_agent }, https: self.https }
+        let user_agent = request
+            .header("User-Agent")
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        Ctx {
+            request_id,
+            client: Client {
+                ip: request.remote_addr().ip(),
+                user_agent,
+            },
+            https: self.https,
+        }
     }
 }
 
@@ -54,14 +71,20 @@ impl server::Service for Web {
         let path = request.url();
         let (response, personal) = if path == "/healthz" {
             let response = match request.method() {
-                "GET" | "HEAD" => Response::from_data("application/json", &b"{\"status\":\"ok\"}"[..]),
+                "GET" | "HEAD" => {
+                    Response::from_data("application/json", &b"{\"status\":\"ok\"}"[..])
+                }
                 _ => api::method_not_allowed(&["GET", "HEAD"], request_id),
             };
             (response, true)
         } else if path.starts_with("/static/") {
             match assets::serve_static(request) {
                 Some(response) => (response, false),
-                None => (self.pages.error_page(404, "This page does not exist.", request_id), true),
+                None => (
+                    self.pages
+                        .error_page(404, "This page does not exist.", request_id),
+                    true,
+                ),
             }
         } else if is_api_path(&path) {
             (api::handle(self, request, &ctx), true)

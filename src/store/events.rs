@@ -4,7 +4,7 @@
 use redb::ReadableTable;
 
 use super::meta;
-use super::records::{decode, encode, EventRecord};
+use super::records::{EventRecord, decode, encode};
 use super::tables::EVENTS;
 use super::{Rx, Tx};
 use crate::error::Result;
@@ -27,7 +27,9 @@ impl Rx {
 impl Tx<'_> {
     pub fn record_event(&self, event: &EventRecord) -> Result<()> {
         let number = meta::next(self, meta::NEXT_EVENT)?;
-        self.txn.open_table(EVENTS)?.insert(number, encode(event)?.as_slice())?;
+        self.txn
+            .open_table(EVENTS)?
+            .insert(number, encode(event)?.as_slice())?;
         Ok(())
     }
 
@@ -36,7 +38,9 @@ impl Tx<'_> {
         let mut table = self.txn.open_table(EVENTS)?;
         let mut n_purged = 0;
         table.retain(|_, value| {
-            let keep = decode::<EventRecord>(value).map(|r| r.at >= before).unwrap_or(true);
+            let keep = decode::<EventRecord>(value)
+                .map(|r| r.at >= before)
+                .unwrap_or(true);
             if !keep {
                 n_purged += 1;
             }

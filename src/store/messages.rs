@@ -8,11 +8,22 @@
 use redb::ReadableTable;
 
 use super::meta;
-use super::records::{decode, encode, DeletedRecord, MessageRecord, Sealed};
+use super::records::{DeletedRecord, MessageRecord, Sealed, decode, encode};
 use super::tables::{BODIES, DELETED, INBOX, MESSAGES, SENT, UNREAD};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
 use crate::model::Mailbox;
+
+/// A message about to be stored: everything but its id, body and seq.
+#[derive(Debug, Clone)]
+pub struct MessageDraft {
+    pub from: String,
+    pub to: String,
+    pub sent_at: i64,
+    pub title: Sealed,
+    /// Listed in the sender's sent box (false for notices the server writes).
+    pub in_sent: bool,
+}
 
 /// One row of a mailbox listing.
 #[derive(Debug, Clone)]
@@ -72,7 +83,13 @@ impl Rx {
     }
 
     /// Everything that arrived in a mailbox after `after`, oldest first, at most `limit`.
-    pub fn mailbox_since(&self, user: &str, mailbox: Mailbox, after: u64, limit: usize) -> Result<Vec<MailboxEntry>> {
+    pub fn mailbox_since(
+        &self,
+        user: &str,
+        mailbox: Mailbox,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MailboxEntry>> {
         let start = after.saturating_add(1);
         let mut ids = Vec::new();
         match mailbox {
@@ -113,10 +130,14 @@ impl Rx {
         let messages = self.txn.open_table(MESSAGES)?;
         let mut entries = Vec::with_capacity(ids.len());
         for (id, read) in ids {
-            let value = messages
-                .get(id)?
-                .ok_or_else(|| Error::Storage(format!("mailbox names a missing message {id:032x}")))?;
-            entries.push(MailboxEntry { id, record: decode(value.value())?, read });
+            let value = messages.get(id)?.ok_or_else(|| {
+                Error::Storage(format!("mailbox names a missing message {id:032x}"))
+            })?;
+            entries.push(MailboxEntry {
+                id,
+                record: decode(value.value())?,
+                read,
+            });
         }
         Ok(entries)
     }
@@ -142,8 +163,16 @@ impl Rx {
             true
         };
         let bodies = self.txn.open_table(BODIES)?;
-        let body = bodies.get(id)?.map(|v| v.value().to_vec()).unwrap_or_default();
-        Ok(Some(StoredMessage { id, record, body, read }))
+        let body = bodies
+            .get(id)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
+        Ok(Some(StoredMessage {
+            id,
+            record,
+            body,
+            read,
+        }))
     }
 
     pub fn unread_count(&self, user: &str) -> Result<u64> {
@@ -159,7 +188,8 @@ impl Rx {
         for entry in table.iter()? {
             let (_, value) = entry?;
             let record: DeletedRecord = decode(value.value())?;
-            let concerns_user = user.is_none_or(|u| record.from == u || record.to == u || record.deleted_by == u);
+            let concerns_user =
+                user.is_none_or(|u| record.from == u || record.to == u || record.deleted_by == u);
             if record.deleted_at >= since && concerns_user {
                 found.push(record);
             }
@@ -169,10 +199,18 @@ impl Rx {
 }
 
 impl Tx<'_> {
-    /// Stores a new message and lists it in the recipient's inbox and, if `in_sent`, the
+    /// Stores a new message and lists it in the recipient's inbox and, if `draft.in_sent`, the
     /// sender's sent box; returns its seq. The caller has checked that both participants exist.
-    pub fn insert_message(&self, id: u128, from: &str, to: &str, sent_at: i64, title: Sealed, body: &[u8], in_sent: bool) -> Result<u64> {
+    pub fn insert_message(&self, id: u128, draft: MessageDraft, body: &[u8]) -> Result<u64> {
         let seq = meta::next(self, meta::NEXT_SEQ)?;
+        let MessageDraft {
+            from,
+            to,
+            sent_at,
+            title,
+            in_sent,
+        } = draft;
+        let (from, to) = (from.as_str(), to.as_str());
         let record = MessageRecord {
             seq,
             from: from.to_string(),
@@ -247,7 +285,11 @@ impl Tx<'_> {
             return Ok(false);
         }
         if as_recipient {
-            let removed = self.txn.open_table(INBOX)?.remove((user, record.seq))?.map(|v| v.value().1);
+            let removed = self
+                .txn
+                .open_table(INBOX)?
+                .remove((user, record.seq))?
+                .map(|v| v.value().1);
             if removed == Some(false) {
                 self.add_unread(user, -1)?;
             }
@@ -257,7 +299,12 @@ impl Tx<'_> {
             self.txn.open_table(SENT)?.remove((user, record.seq))?;
             record.in_sent = false;
         }
-        let body = self.txn.open_table(BODIES)?.get(id)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        let body = self
+            .txn
+            .open_table(BODIES)?
+            .get(id)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
         let logged = DeletedRecord {
             message_id: id,
             from: record.from.clone(),
@@ -269,9 +316,13 @@ impl Tx<'_> {
             deleted_at: now,
         };
         let number = meta::next(self, meta::NEXT_DELETED)?;
-        self.txn.open_table(DELETED)?.insert(number, encode(&logged)?.as_slice())?;
+        self.txn
+            .open_table(DELETED)?
+            .insert(number, encode(&logged)?.as_slice())?;
         if record.in_inbox || record.in_sent {
-            self.txn.open_table(MESSAGES)?.insert(id, encode(&record)?.as_slice())?;
+            self.txn
+                .open_table(MESSAGES)?
+                .insert(id, encode(&record)?.as_slice())?;
         } else {
             self.txn.open_table(MESSAGES)?.remove(id)?;
             self.txn.open_table(BODIES)?.remove(id)?;
@@ -282,10 +333,18 @@ impl Tx<'_> {
     /// Deletes every message of `user`'s inbox and sent box (account deletion); returns how many.
     pub fn delete_mailboxes(&self, user: &str, deleted_by: &str, now: i64) -> Result<u64> {
         let mut ids = Vec::new();
-        for entry in self.txn.open_table(INBOX)?.range((user, 0u64)..=(user, u64::MAX))? {
+        for entry in self
+            .txn
+            .open_table(INBOX)?
+            .range((user, 0u64)..=(user, u64::MAX))?
+        {
             ids.push(entry?.1.value().0);
         }
-        for entry in self.txn.open_table(SENT)?.range((user, 0u64)..=(user, u64::MAX))? {
+        for entry in self
+            .txn
+            .open_table(SENT)?
+            .range((user, 0u64)..=(user, u64::MAX))?
+        {
             ids.push(entry?.1.value());
         }
         ids.sort_unstable();
@@ -299,7 +358,13 @@ impl Tx<'_> {
         Ok(n_deleted)
     }
 
-    fn delete_message_logged_by(&self, user: &str, id: u128, deleted_by: &str, now: i64) -> Result<bool> {
+    fn delete_message_logged_by(
+        &self,
+        user: &str,
+        id: u128,
+        deleted_by: &str,
+        now: i64,
+    ) -> Result<bool> {
         if !self.delete_message_for(user, id, now)? {
             return Ok(false);
         }
@@ -321,7 +386,9 @@ impl Tx<'_> {
         let mut table = self.txn.open_table(DELETED)?;
         let mut n_purged = 0;
         table.retain(|_, value| {
-            let keep = decode::<DeletedRecord>(value).map(|r| r.deleted_at >= before).unwrap_or(true);
+            let keep = decode::<DeletedRecord>(value)
+                .map(|r| r.deleted_at >= before)
+                .unwrap_or(true);
             if !keep {
                 n_purged += 1;
             }

@@ -17,7 +17,9 @@ pub const PIN_SEALED: &str = "pin_sealed";
 pub const KEY_FINGERPRINT: &str = "key_fingerprint";
 
 fn decode_u64(bytes: &[u8]) -> Result<u64> {
-    let array: [u8; 8] = bytes.try_into().map_err(|_| Error::Storage("malformed counter in meta".into()))?;
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::Storage("malformed counter in meta".into()))?;
     Ok(u64::from_le_bytes(array))
 }
 

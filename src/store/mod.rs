@@ -85,7 +85,9 @@ impl Store {
         let db = Arc::new(db);
         migrate(&db, &path)?;
         let writer = writer::Writer::start(db.clone());
-        Ok(Store { inner: Arc::new(Inner { path, db, writer }) })
+        Ok(Store {
+            inner: Arc::new(Inner { path, db, writer }),
+        })
     }
 
     /// Opens a database this process alone writes (restore builds its new file this way).
@@ -97,7 +99,13 @@ impl Store {
         let db = Arc::new(db);
         migrate(&db, path)?;
         let writer = writer::Writer::start(db.clone());
-        Ok(Store { inner: Arc::new(Inner { path: path.to_path_buf(), db, writer }) })
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                db,
+                writer,
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -117,7 +125,9 @@ impl Store {
 
     /// Runs `work` in a fresh read snapshot.
     pub fn read<R>(&self, work: impl FnOnce(&Rx) -> Result<R>) -> Result<R> {
-        let rx = Rx { txn: self.inner.db.begin_read()? };
+        let rx = Rx {
+            txn: self.inner.db.begin_read()?,
+        };
         work(&rx)
     }
 }
@@ -134,7 +144,12 @@ impl Snapshot {
         if !path.exists() {
             return Err(Error::Storage(format!("no database at {}", path.display())));
         }
-        let open = || Database::builder().set_cache_size(CACHE_BYTES).set_concurrency_mode(ConcurrencyMode::MultiWriter).open_read_only(&path);
+        let open = || {
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+                .open_read_only(&path)
+        };
         let db = match open() {
             // A process that stopped without closing the file (a crash, a kill) leaves it
             // needing a repair, which a read-only open does not do: a shared writable open
@@ -151,7 +166,9 @@ impl Snapshot {
             }
             other => other.map_err(|e| open_error(&path, e))?,
         };
-        let rx = Rx { txn: db.begin_read()? };
+        let rx = Rx {
+            txn: db.begin_read()?,
+        };
         check_version(&rx, &path)?;
         Ok(Snapshot { rx, _db: db })
     }
@@ -163,10 +180,14 @@ impl Snapshot {
 
 fn open_error(path: &Path, error: redb::DatabaseError) -> Error {
     match error {
-        redb::DatabaseError::DatabaseAlreadyOpen => {
-            Error::Storage(format!("the database {} is in use by another process", path.display()))
-        }
-        other => Error::Storage(format!("cannot open the database {}: {other}", path.display())),
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::Storage(format!(
+            "the database {} is in use by another process",
+            path.display()
+        )),
+        other => Error::Storage(format!(
+            "cannot open the database {}: {other}",
+            path.display()
+        )),
     }
 }
 

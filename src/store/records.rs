@@ -105,7 +105,10 @@ mod id128 {
 pub struct Sealed(pub Vec<u8>);
 
 impl Serialize for Sealed {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
             use base64::Engine;
             serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
@@ -116,7 +119,9 @@ impl Serialize for Sealed {
 }
 
 impl<'de> Deserialize<'de> for Sealed {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             use base64::Engine;
             let text = String::deserialize(deserializer)?;
@@ -125,7 +130,8 @@ impl<'de> Deserialize<'de> for Sealed {
                 .map(Sealed)
                 .map_err(serde::de::Error::custom)
         } else {
-            let bytes: Vec<u8> = serde::de::Deserialize::deserialize(deserializer).map(|b: ByteBuf| b.0)?;
+            let bytes: Vec<u8> =
+                serde::de::Deserialize::deserialize(deserializer).map(|b: ByteBuf| b.0)?;
             Ok(Sealed(bytes))
         }
     }
@@ -135,7 +141,9 @@ impl<'de> Deserialize<'de> for Sealed {
 struct ByteBuf(Vec<u8>);
 
 impl<'de> Deserialize<'de> for ByteBuf {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         struct Visit;
         impl<'de> serde::de::Visitor<'de> for Visit {
             type Value = ByteBuf;
@@ -145,7 +153,10 @@ impl<'de> Deserialize<'de> for ByteBuf {
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<ByteBuf, E> {
                 Ok(ByteBuf(v.to_vec()))
             }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> std::result::Result<ByteBuf, E> {
+            fn visit_byte_buf<E: serde::de::Error>(
+                self,
+                v: Vec<u8>,
+            ) -> std::result::Result<ByteBuf, E> {
                 Ok(ByteBuf(v))
             }
         }

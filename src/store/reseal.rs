@@ -7,25 +7,33 @@
 
 use redb::ReadableTable;
 
-use super::meta;
-use super::records::{decode, encode, DeletedRecord, MessageRecord, Sealed};
-use super::tables::{BODIES, DELETED, MESSAGES};
 use super::Tx;
+use super::meta;
+use super::records::{DeletedRecord, MessageRecord, Sealed, decode, encode};
+use super::tables::{BODIES, DELETED, MESSAGES};
 use crate::error::Result;
 
 /// What a sealed value is bound to.
 pub enum SealedRef<'a> {
     /// A message's (or a deleted message's) `field` ("title" or "body").
-    Message { id: u128, from: &'a str, to: &'a str, field: &'static str },
+    Message {
+        id: u128,
+        from: &'a str,
+        to: &'a str,
+        field: &'static str,
+    },
     Pin,
 }
+
+/// Opens one sealed value with the old key and seals it with the new one.
+pub type Resealer<'a> = dyn FnMut(SealedRef<'_>, &[u8]) -> Result<Vec<u8>> + 'a;
 
 /// How many records are read per step while walking a table (bounds the memory of the walk).
 const STEP: usize = 1000;
 
 impl Tx<'_> {
     /// Re-seals everything; returns how many values were re-sealed.
-    pub fn reseal_all(&self, reseal: &mut dyn FnMut(SealedRef<'_>, &[u8]) -> Result<Vec<u8>>) -> Result<u64> {
+    pub fn reseal_all(&self, reseal: &mut Resealer<'_>) -> Result<u64> {
         let mut n_resealed = 0u64;
         let mut after: Option<u128> = None;
         loop {
@@ -42,16 +50,34 @@ impl Tx<'_> {
                 }
                 batch
             };
-            let Some(last) = batch.last().map(|(id, _)| *id) else { break };
+            let Some(last) = batch.last().map(|(id, _)| *id) else {
+                break;
+            };
             let mut messages = self.txn.open_table(MESSAGES)?;
             let mut bodies = self.txn.open_table(BODIES)?;
             for (id, mut record) in batch {
-                let title = reseal(SealedRef::Message { id, from: &record.from, to: &record.to, field: "title" }, &record.title.0)?;
+                let title = reseal(
+                    SealedRef::Message {
+                        id,
+                        from: &record.from,
+                        to: &record.to,
+                        field: "title",
+                    },
+                    &record.title.0,
+                )?;
                 record.title = Sealed(title);
                 messages.insert(id, encode(&record)?.as_slice())?;
                 let body = bodies.get(id)?.map(|v| v.value().to_vec());
                 if let Some(body) = body {
-                    let body = reseal(SealedRef::Message { id, from: &record.from, to: &record.to, field: "body" }, &body)?;
+                    let body = reseal(
+                        SealedRef::Message {
+                            id,
+                            from: &record.from,
+                            to: &record.to,
+                            field: "body",
+                        },
+                        &body,
+                    )?;
                     bodies.insert(id, body.as_slice())?;
                 }
                 n_resealed += 2;
@@ -72,18 +98,40 @@ impl Tx<'_> {
                 }
                 batch
             };
-            let Some(last) = batch.last().map(|(n, _)| *n) else { break };
+            let Some(last) = batch.last().map(|(n, _)| *n) else {
+                break;
+            };
             let mut table = self.txn.open_table(DELETED)?;
             for (number, mut record) in batch {
                 let id = record.message_id;
-                record.title = Sealed(reseal(SealedRef::Message { id, from: &record.from, to: &record.to, field: "title" }, &record.title.0)?);
-                record.body = Sealed(reseal(SealedRef::Message { id, from: &record.from, to: &record.to, field: "body" }, &record.body.0)?);
+                record.title = Sealed(reseal(
+                    SealedRef::Message {
+                        id,
+                        from: &record.from,
+                        to: &record.to,
+                        field: "title",
+                    },
+                    &record.title.0,
+                )?);
+                record.body = Sealed(reseal(
+                    SealedRef::Message {
+                        id,
+                        from: &record.from,
+                        to: &record.to,
+                        field: "body",
+                    },
+                    &record.body.0,
+                )?);
                 table.insert(number, encode(&record)?.as_slice())?;
                 n_resealed += 2;
             }
             after_number = last + 1;
         }
-        let pin = self.txn.open_table(super::tables::META)?.get(meta::PIN_SEALED)?.map(|v| v.value().to_vec());
+        let pin = self
+            .txn
+            .open_table(super::tables::META)?
+            .get(meta::PIN_SEALED)?
+            .map(|v| v.value().to_vec());
         if let Some(pin) = pin {
             let resealed = reseal(SealedRef::Pin, &pin)?;
             meta::set_bytes(self, meta::PIN_SEALED, &resealed)?;

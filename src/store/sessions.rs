@@ -3,9 +3,9 @@
 //! and end them, and a password reset can end them all.
 
 use redb::{ReadableTable, TableDefinition};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
-use super::records::{decode, encode, SessionRecord, TokenRecord};
+use super::records::{SessionRecord, TokenRecord, decode, encode};
 use super::tables::{SESSIONS, TOKENS, USER_SESSIONS, USER_TOKENS};
 use super::{Rx, Tx};
 use crate::error::Result;
@@ -73,25 +73,43 @@ impl Tx<'_> {
     }
 
     pub fn put_credential<C: Credential>(&self, hash: &[u8; 32], record: &C) -> Result<()> {
-        self.txn.open_table(C::BY_HASH)?.insert(hash, encode(record)?.as_slice())?;
-        self.txn.open_table(C::BY_USER)?.insert((record.username(), record.handle()), hash)?;
+        self.txn
+            .open_table(C::BY_HASH)?
+            .insert(hash, encode(record)?.as_slice())?;
+        self.txn
+            .open_table(C::BY_USER)?
+            .insert((record.username(), record.handle()), hash)?;
         Ok(())
     }
 
     /// Removes one session or token by its secret's hash; false if there was none.
     pub fn remove_credential<C: Credential>(&self, hash: &[u8; 32]) -> Result<bool> {
-        let removed = self.txn.open_table(C::BY_HASH)?.remove(hash)?.map(|v| v.value().to_vec());
+        let removed = self
+            .txn
+            .open_table(C::BY_HASH)?
+            .remove(hash)?
+            .map(|v| v.value().to_vec());
         let Some(bytes) = removed else {
             return Ok(false);
         };
         let record: C = decode(&bytes)?;
-        self.txn.open_table(C::BY_USER)?.remove((record.username(), record.handle()))?;
+        self.txn
+            .open_table(C::BY_USER)?
+            .remove((record.username(), record.handle()))?;
         Ok(true)
     }
 
     /// Removes a user's session or token by its public handle; false if it is not theirs.
-    pub fn remove_credential_by_handle<C: Credential>(&self, user: &str, handle: u128) -> Result<bool> {
-        let hash = self.txn.open_table(C::BY_USER)?.remove((user, handle))?.map(|v| v.value());
+    pub fn remove_credential_by_handle<C: Credential>(
+        &self,
+        user: &str,
+        handle: u128,
+    ) -> Result<bool> {
+        let hash = self
+            .txn
+            .open_table(C::BY_USER)?
+            .remove((user, handle))?
+            .map(|v| v.value());
         let Some(hash) = hash else {
             return Ok(false);
         };
@@ -100,9 +118,17 @@ impl Tx<'_> {
     }
 
     /// Removes every session or token of a user except `keep`; returns how many went.
-    pub fn remove_credentials_of<C: Credential>(&self, user: &str, keep: Option<&[u8; 32]>) -> Result<u64> {
+    pub fn remove_credentials_of<C: Credential>(
+        &self,
+        user: &str,
+        keep: Option<&[u8; 32]>,
+    ) -> Result<u64> {
         let mut hashes = Vec::new();
-        for entry in self.txn.open_table(C::BY_USER)?.range((user, 0u128)..=(user, u128::MAX))? {
+        for entry in self
+            .txn
+            .open_table(C::BY_USER)?
+            .range((user, 0u128)..=(user, u128::MAX))?
+        {
             let (key, value) = entry?;
             hashes.push((key.value().1, value.value()));
         }

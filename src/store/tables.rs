@@ -33,11 +33,13 @@ pub const DELETED: TableDefinition<u64, &[u8]> = TableDefinition::new("deleted_l
 /// SHA-256 of the session secret -> SessionRecord
 pub const SESSIONS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("sessions");
 /// (username, session handle) -> SHA-256 of the secret
-pub const USER_SESSIONS: TableDefinition<(&str, u128), [u8; 32]> = TableDefinition::new("user_sessions");
+pub const USER_SESSIONS: TableDefinition<(&str, u128), [u8; 32]> =
+    TableDefinition::new("user_sessions");
 /// SHA-256 of the API token -> TokenRecord
 pub const TOKENS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("tokens");
 /// (username, token handle) -> SHA-256 of the token
-pub const USER_TOKENS: TableDefinition<(&str, u128), [u8; 32]> = TableDefinition::new("user_tokens");
+pub const USER_TOKENS: TableDefinition<(&str, u128), [u8; 32]> =
+    TableDefinition::new("user_tokens");
 
 /// event number -> EventRecord (security events: logins, resets, lockouts, deletions)
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");

@@ -2,7 +2,7 @@
 
 use redb::ReadableTable;
 
-use super::records::{decode, encode, UserRecord};
+use super::records::{UserRecord, decode, encode};
 use super::tables::{PUBLIC_KEYS, RETIRED, USERS};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
@@ -16,7 +16,11 @@ impl Rx {
     }
 
     /// Usernames starting with `prefix`, in order, at most `limit`.
-    pub fn usernames_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    pub fn usernames_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
         let table = self.txn.open_table(USERS)?;
         let mut found = Vec::new();
         for entry in table.range(prefix..)? {
@@ -63,7 +67,11 @@ impl Tx<'_> {
 
     /// Adds an account; refuses a name in use or retired.
     pub fn insert_user(&self, username: &Username, record: &UserRecord) -> Result<()> {
-        let retired = self.txn.open_table(RETIRED)?.get(username.as_str())?.is_some();
+        let retired = self
+            .txn
+            .open_table(RETIRED)?
+            .get(username.as_str())?
+            .is_some();
         let mut table = self.txn.open_table(USERS)?;
         if retired || table.get(username.as_str())?.is_some() {
             return Err(Error::UsernameTaken);
@@ -81,16 +89,26 @@ impl Tx<'_> {
 
     /// Removes the account row and retires the name; the caller clears sessions and mailboxes.
     pub fn remove_user(&self, username: &Username, now: i64) -> Result<bool> {
-        let removed = self.txn.open_table(USERS)?.remove(username.as_str())?.is_some();
+        let removed = self
+            .txn
+            .open_table(USERS)?
+            .remove(username.as_str())?
+            .is_some();
         if removed {
-            self.txn.open_table(RETIRED)?.insert(username.as_str(), now)?;
-            self.txn.open_table(PUBLIC_KEYS)?.remove(username.as_str())?;
+            self.txn
+                .open_table(RETIRED)?
+                .insert(username.as_str(), now)?;
+            self.txn
+                .open_table(PUBLIC_KEYS)?
+                .remove(username.as_str())?;
         }
         Ok(removed)
     }
 
     pub fn put_public_key(&self, username: &Username, key: &[u8]) -> Result<()> {
-        self.txn.open_table(PUBLIC_KEYS)?.insert(username.as_str(), key)?;
+        self.txn
+            .open_table(PUBLIC_KEYS)?
+            .insert(username.as_str(), key)?;
         Ok(())
     }
 }

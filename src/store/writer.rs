@@ -6,7 +6,7 @@
 //! panics spoils only its batch: the transaction is dropped (nothing of it is kept), every caller
 //! of the batch gets an error, and the thread goes on.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +34,10 @@ impl Writer {
             .name("db-writer".into())
             .spawn(move || run(&db, &queue))
             .expect("spawning the database writer thread");
-        Writer { jobs: Mutex::new(Some(jobs)), thread: Mutex::new(Some(thread)) }
+        Writer {
+            jobs: Mutex::new(Some(jobs)),
+            thread: Mutex::new(Some(thread)),
+        }
     }
 
     pub(super) fn submit<R, F>(&self, work: F) -> Result<R>
@@ -103,7 +106,10 @@ fn commit_batch(db: &Database, batch: Vec<Job>) {
     };
     let ran = catch_unwind(AssertUnwindSafe(|| {
         let tx = Tx { txn: &txn };
-        batch.into_iter().map(|job| job(&tx)).collect::<Vec<Completion>>()
+        batch
+            .into_iter()
+            .map(|job| job(&tx))
+            .collect::<Vec<Completion>>()
     }));
     match ran {
         Ok(completions) => {

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::util::web::{self, OTHER_PASSWORD};
-use crate::util::webdriver::{wait_until, Driver};
 use crate::util::Server;
+use crate::util::web::{self, OTHER_PASSWORD};
+use crate::util::webdriver::{Driver, wait_until};
 
 const ALICE_PASSWORD: &str = "abc violet kettle orbit 94 glacier";
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -39,7 +39,10 @@ impl Console {
             .iter()
             .filter(|(_, _, m)| m.contains("Content Security Policy") || m.contains("Refused to"))
             .collect();
-        assert!(violations.is_empty(), "CSP violations in the console: {violations:#?}");
+        assert!(
+            violations.is_empty(),
+            "CSP violations in the console: {violations:#?}"
+        );
     }
 }
 
@@ -54,8 +57,15 @@ fn shoot(driver: &Driver, name: &str) {
 }
 
 fn wait_for_text(driver: &Driver, css: &str, check: impl Fn(&str) -> bool) -> String {
-    wait_until(Duration::from_secs(10), || Some(driver.text(css)).filter(|t| check(t)))
-        .unwrap_or_else(|| panic!("{css} never showed the expected text; it shows {:?}", driver.text(css)))
+    wait_until(Duration::from_secs(10), || {
+        Some(driver.text(css)).filter(|t| check(t))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{css} never showed the expected text; it shows {:?}",
+            driver.text(css)
+        )
+    })
 }
 
 fn log_in(driver: &Driver, console: &mut Console, base: &str, username: &str, password: &str) {
@@ -74,7 +84,9 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
     let server = Server::start();
     let base = server.base.clone();
     let driver = Driver::start();
-    let mut console = Console { entries: Vec::new() };
+    let mut console = Console {
+        entries: Vec::new(),
+    };
     driver.viewport(DESKTOP.0, DESKTOP.1, false);
 
     // Register through the page, watching the strength meter while typing.
@@ -84,16 +96,32 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
     driver.type_into("#username", "alice");
     driver.type_into("#password", "abc");
     let weak = wait_for_text(&driver, "#password-meter .meter-verdict", |t| !t.is_empty());
-    assert!(weak.contains("not accepted"), "a short password is refused: {weak}");
+    assert!(
+        weak.contains("not accepted"),
+        "a short password is refused: {weak}"
+    );
     let reasons = driver.text("#password-meter .meter-reasons");
-    assert!(reasons.contains("12 characters"), "the meter gives the reason: {reasons}");
+    assert!(
+        reasons.contains("12 characters"),
+        "the meter gives the reason: {reasons}"
+    );
     driver.type_into("#password", &ALICE_PASSWORD["abc".len()..]);
-    let strong = wait_for_text(&driver, "#password-meter .meter-verdict", |t| t != weak && t.ends_with("this password is accepted."));
+    let strong = wait_for_text(&driver, "#password-meter .meter-verdict", |t| {
+        t != weak && t.ends_with("this password is accepted.")
+    });
     assert_ne!(strong, weak, "the meter changed while typing");
     driver.click("button[data-toggle-for=password]");
-    assert_eq!(driver.attribute("#password", "type").as_deref(), Some("text"), "show password");
+    assert_eq!(
+        driver.attribute("#password", "type").as_deref(),
+        Some("text"),
+        "show password"
+    );
     driver.click("button[data-toggle-for=password]");
-    assert_eq!(driver.attribute("#password", "type").as_deref(), Some("password"), "hide it again");
+    assert_eq!(
+        driver.attribute("#password", "type").as_deref(),
+        Some("password"),
+        "hide it again"
+    );
     driver.type_into("#password_confirm", ALICE_PASSWORD);
     driver.type_into("#pin", crate::util::PIN);
     driver.click("#security_question option[value=\"3\"]");
@@ -105,12 +133,23 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
 
     // A second member, and some mail from a third so the inbox looks lived in.
     web::register(server.addr, "bob", "Bob Marley", OTHER_PASSWORD);
-    web::register(server.addr, "carol", "Carol Danvers", "copper lantern 77 pelican ridge");
+    web::register(
+        server.addr,
+        "carol",
+        "Carol Danvers",
+        "copper lantern 77 pelican ridge",
+    );
     let mut carol = web::login(server.addr, "carol", "copper lantern 77 pelican ridge");
     for (title, body) in [
-        ("Agenda for Thursday's meeting", "1. Budget\n2. Room bookings\n3. Anything else"),
+        (
+            "Agenda for Thursday's meeting",
+            "1. Budget\n2. Room bookings\n3. Anything else",
+        ),
         ("Photos from the trip", "I put them in the shared folder."),
-        ("Can you cover my shift on Monday?", "Only the morning, 8 to 12."),
+        (
+            "Can you cover my shift on Monday?",
+            "Only the morning, 8 to 12.",
+        ),
     ] {
         assert_eq!(web::send(&mut carol, "bob", title, body).status, 303);
     }
@@ -125,14 +164,19 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
     driver.wait_for_url(|u| u.ends_with("/compose"));
     driver.type_into("#to", "bob");
     driver.type_into("#title", "Lunch on Friday?");
-    driver.type_into("#body", "Shall we try the new place on the corner?\n\nI can book a table for 12:30.\n— Alice");
+    driver.type_into(
+        "#body",
+        "Shall we try the new place on the corner?\n\nI can book a table for 12:30.\n— Alice",
+    );
     driver.click("form.form button[type=submit]");
     driver.wait_for_url(|u| u.contains("/sent?done=sent"));
     assert!(driver.text(".mail-list").contains("Lunch on Friday?"));
     console.collect(&driver);
     driver.goto(&format!("{base}/account"));
     driver.type_into("#pw-password", "alice");
-    wait_for_text(&driver, "#pw-password-meter .meter-verdict", |t| t.contains("not accepted"));
+    wait_for_text(&driver, "#pw-password-meter .meter-verdict", |t| {
+        t.contains("not accepted")
+    });
     console.collect(&driver);
     driver.click(".logout button");
     driver.wait_for_url(|u| u.contains("/login?done=logout"));
@@ -141,14 +185,24 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
     // Bob finds it in his inbox, unread, reads it and deletes it.
     log_in(&driver, &mut console, &base, "bob", OTHER_PASSWORD);
     let newest = driver.text(".mail-item:first-child");
-    assert!(newest.contains("Lunch on Friday?") && newest.contains("alice"), "newest first: {newest}");
-    assert!(driver.try_find(".mail-item.unread:first-child").is_some(), "unread marker");
+    assert!(
+        newest.contains("Lunch on Friday?") && newest.contains("alice"),
+        "newest first: {newest}"
+    );
+    assert!(
+        driver.try_find(".mail-item.unread:first-child").is_some(),
+        "unread marker"
+    );
     assert!(driver.text("#unread-count").contains("4 unread"));
     shoot(&driver, "inbox");
     driver.click(".mail-item:first-child a");
     driver.wait_for_url(|u| u.contains("/messages/"));
     assert_eq!(driver.text(".message-title"), "Lunch on Friday?");
-    assert!(driver.text(".message-body").contains("I can book a table for 12:30."));
+    assert!(
+        driver
+            .text(".message-body")
+            .contains("I can book a table for 12:30.")
+    );
     console.collect(&driver);
     shoot(&driver, "message");
     let message_url = driver.current_url();

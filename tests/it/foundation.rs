@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::util::{self, contains, dir_contains, run, stderr, stdout, Server};
+use crate::util::{self, Server, contains, dir_contains, run, stderr, stdout};
 
 /// Creates demo data in `dir` and returns the printed passwords.
 fn demo(dir: &Path) -> Vec<String> {
@@ -14,7 +14,12 @@ fn demo(dir: &Path) -> Vec<String> {
     assert!(output.status.success(), "demo failed: {}", stderr(&output));
     stdout(&output)
         .lines()
-        .filter_map(|line| line.split_whitespace().nth(1).filter(|p| p.len() >= 20).map(str::to_string))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .filter(|p| p.len() >= 20)
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -25,7 +30,12 @@ fn dump_to(dir: &Path, file: &Path) {
 
 /// The dump's lines without its header (which holds the time it was made).
 fn records(file: &Path) -> Vec<String> {
-    fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_string).collect()
+    fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Asserts two dumps hold the same records, showing the first difference.
@@ -41,7 +51,16 @@ fn assert_same_records(a: &[String], b: &[String]) {
 /// The empty `lock` file that commands create to exclude each other is left out.
 fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
     use sha2::{Digest, Sha256};
-    util::files_under(dir).into_iter().filter(|p| !p.ends_with("lock")).map(|p| (p.clone(), hex::encode(Sha256::digest(fs::read(&p).unwrap())))).collect()
+    util::files_under(dir)
+        .into_iter()
+        .filter(|p| !p.ends_with("lock"))
+        .map(|p| {
+            (
+                p.clone(),
+                hex::encode(Sha256::digest(fs::read(&p).unwrap())),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -62,7 +81,10 @@ fn first_start_creates_data_dir_key_and_prints_pin_once() {
     out.read_line(&mut second).unwrap();
     util::signal(child.id(), "TERM");
     let status = child.wait().unwrap();
-    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
     assert!(second.starts_with("registration PIN: "), "{second}");
     assert!(status.success());
     let key_mode = fs::metadata(dir.join("key")).unwrap().permissions().mode() & 0o777;
@@ -71,13 +93,20 @@ fn first_start_creates_data_dir_key_and_prints_pin_once() {
     // A second start has a PIN already and does not print one.
     let mut server = Server::start_in(&dir, &["--pin", "246810"]);
     server.stop();
-    assert!(!server.output().contains("registration PIN"), "{}", server.output());
+    assert!(
+        !server.output().contains("registration PIN"),
+        "{}",
+        server.output()
+    );
 }
 
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused_clearly() {
     let server = Server::start();
-    let output = util::messages(&server.dir).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let output = util::messages(&server.dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(message.contains("another messages process"), "{message}");
@@ -91,24 +120,43 @@ fn a_key_file_readable_by_others_is_refused() {
     server.stop();
     let key = server.dir.join("key");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
-    let output = util::messages(&server.dir).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let output = util::messages(&server.dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("readable by other users"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("readable by other users"),
+        "{}",
+        stderr(&output)
+    );
     fs::write(&key, "not a key\n").unwrap();
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
-    let output = util::messages(&server.dir).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let output = util::messages(&server.dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert!(stderr(&output).contains("malformed"), "{}", stderr(&output));
 }
 
 #[test]
 fn usage_errors_exit_2_with_one_sentence() {
     let temp = tempfile::tempdir().unwrap();
-    let output = util::messages(temp.path()).args(["serve", "--listen", "nowhere"]).output().unwrap();
+    let output = util::messages(temp.path())
+        .args(["serve", "--listen", "nowhere"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--listen"), "{}", stderr(&output));
-    let output = util::messages(temp.path()).args(["serve", "--scrypt-log-n", "30"]).output().unwrap();
+    let output = util::messages(temp.path())
+        .args(["serve", "--scrypt-log-n", "30"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let output = util::messages(temp.path()).args(["no-such-command"]).output().unwrap();
+    let output = util::messages(temp.path())
+        .args(["no-such-command"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -128,18 +176,44 @@ fn dump_restore_dump_round_trip_keeps_every_record() {
 
     let target = temp.path().join("target");
     let key = source.join("key");
-    let output = run(&target, &["restore", "--input", first.to_str().unwrap(), "--key-file", key.to_str().unwrap()], b"");
-    assert!(output.status.success(), "restore failed: {}", stderr(&output));
+    let output = run(
+        &target,
+        &[
+            "restore",
+            "--input",
+            first.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        output.status.success(),
+        "restore failed: {}",
+        stderr(&output)
+    );
     let second = temp.path().join("second.dump");
     dump_to(&target, &second);
     let (a, b) = (records(&first), records(&second));
-    assert!(a.len() > 20, "the demo dump is suspiciously small: {} lines", a.len());
+    assert!(
+        a.len() > 20,
+        "the demo dump is suspiciously small: {} lines",
+        a.len()
+    );
     assert_same_records(&a, &b);
     // The restored server works and still refuses the retired username.
     let output = run(&target, &["user", "list"], b"");
-    assert!(stdout(&output).contains("alice") && !stdout(&output).contains("carol"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("alice") && !stdout(&output).contains("carol"),
+        "{}",
+        stdout(&output)
+    );
     let output = run(&target, &["deleted"], b"");
-    assert!(stdout(&output).contains("Lunch on Friday?"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("Lunch on Friday?"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -170,16 +244,26 @@ fn no_secret_or_plaintext_reaches_the_disk_or_the_dump() {
     let dump = temp.path().join("all.dump");
     dump_to(&server.dir, &dump);
     let dump_bytes = fs::read(&dump).unwrap();
-    let mut needles: Vec<Vec<u8>> = ["Welcome to messages", "This is a demo message", "Lunch on Friday", "ship the demo", util::PIN]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
+    let mut needles: Vec<Vec<u8>> = [
+        "Welcome to messages",
+        "This is a demo message",
+        "Lunch on Friday",
+        "ship the demo",
+        util::PIN,
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
     needles.extend(passwords.iter().map(|p| p.as_bytes().to_vec()));
     for needle in &needles {
         let shown = String::from_utf8_lossy(needle);
         assert!(!contains(&dump_bytes, needle), "the dump contains {shown}");
         // The server's own logs are in the data dir too.
-        assert_eq!(dir_contains(&server.dir, needle), None, "the data dir contains {shown}");
+        assert_eq!(
+            dir_contains(&server.dir, needle),
+            None,
+            "the data dir contains {shown}"
+        );
     }
     // Sanity check that the search can find what is there: usernames are not secret.
     assert!(contains(&dump_bytes, b"alice"));
@@ -205,40 +289,75 @@ fn refused_dumps_leave_the_target_untouched() {
     let truncated = temp.path().join("truncated.dump");
     fs::write(&truncated, &text.as_bytes()[..text.len() / 2]).unwrap();
     let mut altered = text.clone().into_bytes();
-    let position = altered.iter().rposition(|b| *b == b'A').expect("a letter to change");
+    let position = altered
+        .iter()
+        .rposition(|b| *b == b'A')
+        .expect("a letter to change");
     altered[position] = b'B';
     let altered_path = temp.path().join("altered.dump");
     fs::write(&altered_path, &altered).unwrap();
     let newer = temp.path().join("newer.dump");
     fs::write(&newer, text.replacen("\"version\":1", "\"version\":99", 1)).unwrap();
 
-    let cases: [(&Path, &str); 3] = [(&truncated, "truncated"), (&altered_path, "checksum"), (&newer, "newer")];
+    let cases: [(&Path, &str); 3] = [
+        (&truncated, "truncated"),
+        (&altered_path, "checksum"),
+        (&newer, "newer"),
+    ];
     for (file, expected) in cases {
         let verify = run(&target, &["verify", file.to_str().unwrap()], b"");
         assert_eq!(verify.status.code(), Some(1), "verify accepted {expected}");
-        let output = run(&target, &["restore", "--force", "--input", file.to_str().unwrap()], b"");
-        assert_eq!(output.status.code(), Some(1), "restore accepted the {expected} dump");
+        let output = run(
+            &target,
+            &["restore", "--force", "--input", file.to_str().unwrap()],
+            b"",
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "restore accepted the {expected} dump"
+        );
         let message = stderr(&output);
         assert!(message.contains(expected), "for {expected}: {message}");
         assert_eq!(message.trim().lines().count(), 1, "{message}");
-        assert_eq!(snapshot(&target), before, "the {expected} dump changed the target");
+        assert_eq!(
+            snapshot(&target),
+            before,
+            "the {expected} dump changed the target"
+        );
     }
     // A good dump made with another key is refused by its fingerprint.
     let other = temp.path().join("other");
     demo(&other);
     let foreign = temp.path().join("foreign.dump");
     dump_to(&other, &foreign);
-    let output = run(&target, &["restore", "--force", "--input", foreign.to_str().unwrap()], b"");
+    let output = run(
+        &target,
+        &["restore", "--force", "--input", foreign.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("another key"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("another key"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(snapshot(&target), before);
     // Without --force existing data is never replaced, even by a good dump.
-    let output = run(&target, &["restore", "--input", good.to_str().unwrap()], b"");
+    let output = run(
+        &target,
+        &["restore", "--input", good.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
     assert_eq!(snapshot(&target), before);
     // And with --force the good dump does replace it.
-    let output = run(&target, &["restore", "--force", "--input", good.to_str().unwrap()], b"");
+    let output = run(
+        &target,
+        &["restore", "--force", "--input", good.to_str().unwrap()],
+        b"",
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_ne!(snapshot(&target), before);
 }
@@ -253,11 +372,31 @@ fn restore_is_refused_while_the_server_runs() {
     dump_to(&source, &dump);
     let before = snapshot(&server.dir);
     let key = source.join("key");
-    let output = run(&server.dir, &["restore", "--force", "--input", dump.to_str().unwrap(), "--key-file", key.to_str().unwrap()], b"");
+    let output = run(
+        &server.dir,
+        &[
+            "restore",
+            "--force",
+            "--input",
+            dump.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("stop the server"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stop the server"),
+        "{}",
+        stderr(&output)
+    );
     let after = snapshot(&server.dir);
-    let db = |files: &[(std::path::PathBuf, String)]| files.iter().find(|(p, _)| p.ends_with("messages.redb")).cloned();
+    let db = |files: &[(std::path::PathBuf, String)]| {
+        files
+            .iter()
+            .find(|(p, _)| p.ends_with("messages.redb"))
+            .cloned()
+    };
     assert_eq!(db(&before), db(&after));
 }
 
@@ -274,7 +413,10 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     let text = fs::read_to_string(&good).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let trailer = lines.pop().unwrap();
-    let inbox = lines.iter().position(|l| l.starts_with("{\"kind\":\"inbox\"")).unwrap();
+    let inbox = lines
+        .iter()
+        .position(|l| l.starts_with("{\"kind\":\"inbox\""))
+        .unwrap();
     let id_start = lines[inbox].find("\"id\":\"").unwrap() + 6;
     lines[inbox].replace_range(id_start..id_start + 32, &"f".repeat(32));
     let mut body = lines.join("\n");
@@ -287,9 +429,23 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     fs::write(&crafted, body).unwrap();
     let target = temp.path().join("target");
     let key = source.join("key");
-    let output = run(&target, &["restore", "--input", crafted.to_str().unwrap(), "--key-file", key.to_str().unwrap()], b"");
+    let output = run(
+        &target,
+        &[
+            "restore",
+            "--input",
+            crafted.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("inconsistent"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("inconsistent"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!target.join("messages.redb").exists());
     assert!(!target.join("messages.redb.restoring").exists());
 }
@@ -300,11 +456,20 @@ fn a_database_with_a_newer_schema_is_refused() {
     server.stop();
     {
         let store = messages::store::Store::open(&server.dir).unwrap();
-        store.write(|tx| messages::store::meta::set_u64(tx, messages::store::meta::SCHEMA_KEY, 99)).unwrap();
+        store
+            .write(|tx| messages::store::meta::set_u64(tx, messages::store::meta::SCHEMA_KEY, 99))
+            .unwrap();
     }
-    let output = util::messages(&server.dir).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let output = util::messages(&server.dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("schema version 99"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("schema version 99"),
+        "{}",
+        stderr(&output)
+    );
     let output = run(&server.dir, &["dump"], b"");
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("newer"), "{}", stderr(&output));
@@ -317,15 +482,27 @@ fn admin_commands_work_while_the_server_runs() {
     let output = run(&server.dir, &["user", "lock", "bob"], b"");
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run(&server.dir, &["user", "list"], b"");
-    let bob = stdout(&output).lines().find(|l| l.starts_with("bob")).unwrap().to_string();
+    let bob = stdout(&output)
+        .lines()
+        .find(|l| l.starts_with("bob"))
+        .unwrap()
+        .to_string();
     assert!(bob.contains("locked"), "{bob}");
     let output = run(&server.dir, &["user", "lock", "nobody"], b"");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no user named"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no user named"),
+        "{}",
+        stderr(&output)
+    );
     let output = run(&server.dir, &["pin", "set"], b"new-pin-2026\n");
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run(&server.dir, &["audit"], b"");
-    assert!(stdout(&output).contains("pin_changed") && stdout(&output).contains("user_locked"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("pin_changed") && stdout(&output).contains("user_locked"),
+        "{}",
+        stdout(&output)
+    );
     assert!(!stdout(&output).contains("new-pin-2026"));
     let output = run(&server.dir, &["audit", "--since", "yesterday"], b"");
     assert_eq!(output.status.code(), Some(1));
@@ -340,7 +517,11 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     // Refused while the server runs.
     let output = run(&server.dir, &["rotate-key"], b"");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("stop the server"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stop the server"),
+        "{}",
+        stderr(&output)
+    );
     server.stop();
     let temp = tempfile::tempdir().unwrap();
     let before = temp.path().join("before.dump");
@@ -350,18 +531,31 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     let output = run(&server.dir, &["rotate-key"], b"");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_ne!(fs::read(server.dir.join("key")).unwrap(), old_key);
-    let backups: Vec<_> = util::files_under(&server.dir).into_iter().filter(|p| p.to_string_lossy().contains("key.old-")).collect();
+    let backups: Vec<_> = util::files_under(&server.dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("key.old-"))
+        .collect();
     assert_eq!(backups.len(), 1);
     assert_eq!(fs::read(&backups[0]).unwrap(), old_key);
 
     // Every message and deleted-log entry reads back under the new key.
     let output = run(&server.dir, &["deleted"], b"");
-    assert!(output.status.success() && stdout(&output).contains("Lunch on Friday?"), "{}", stderr(&output));
+    assert!(
+        output.status.success() && stdout(&output).contains("Lunch on Friday?"),
+        "{}",
+        stderr(&output)
+    );
     {
         let app = messages::commands::open_existing(&server.dir).unwrap();
         let alice = messages::model::Username::parse("alice").unwrap();
-        let page = app.mailbox(&alice, messages::model::Mailbox::Inbox, None, 50).unwrap();
-        assert!(page.messages.iter().any(|m| m.title == "Re: Welcome to messages"));
+        let page = app
+            .mailbox(&alice, messages::model::Mailbox::Inbox, None, 50)
+            .unwrap();
+        assert!(
+            page.messages
+                .iter()
+                .any(|m| m.title == "Re: Welcome to messages")
+        );
         for message in &page.messages {
             let full = app.read_message(&alice, message.id).unwrap();
             assert!(!full.body.unwrap_or_default().is_empty());
@@ -372,12 +566,24 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     fs::write(server.dir.join("key"), &old_key).unwrap();
     let output = run(&server.dir, &["user", "list"], b"");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("is not the key this database was encrypted with"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not the key this database was encrypted with"),
+        "{}",
+        stderr(&output)
+    );
     fs::write(server.dir.join("key"), &current).unwrap();
     // A dump made before the rotation is refused with a fingerprint message.
-    let output = run(&server.dir, &["restore", "--force", "--input", before.to_str().unwrap()], b"");
+    let output = run(
+        &server.dir,
+        &["restore", "--force", "--input", before.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("another key"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("another key"),
+        "{}",
+        stderr(&output)
+    );
     // And the server starts again on the rotated data.
     let mut again = Server::start_in(&server.dir, &[]);
     assert!(again.stop().success());

@@ -2,11 +2,11 @@
 //! question change (needs the password), their sessions (end one or all others) and API tokens
 //! (create, shown once; list; revoke). Each change is its own small POST form under `/account/`.
 
-use minijinja::{context, Value};
+use minijinja::{Value, context};
 use rouille::Response;
 
 use super::forms::{self, FieldErrors, Form};
-use super::{member, member_form, member_page, Call};
+use super::{Call, member, member_form, member_page};
 use crate::app::auth::{CredentialInfo, Session};
 
 /// The POST actions under `/account/`.
@@ -46,7 +46,9 @@ struct Extra {
 
 fn done_notice(call: &Call<'_>) -> &'static str {
     match call.request.get_param("done").as_deref() {
-        Some("password") => "Your password was changed. Your other sessions and all API tokens were ended.",
+        Some("password") => {
+            "Your password was changed. Your other sessions and all API tokens were ended."
+        }
         Some("question") => "Your security question was changed.",
         Some("session") => "The session was ended.",
         Some("sessions") => "All your other sessions were ended.",
@@ -68,12 +70,22 @@ fn credential(info: &CredentialInfo) -> Value {
 
 fn render(call: &Call<'_>, session: &Session, extra: Extra, status: u16) -> Response {
     let app = &call.web.app;
-    let loaded = app.profile(&session.username).and_then(|p| Ok((p, app.sessions_of(session)?, app.tokens_of(&session.username)?)));
+    let loaded = app.profile(&session.username).and_then(|p| {
+        Ok((
+            p,
+            app.sessions_of(session)?,
+            app.tokens_of(&session.username)?,
+        ))
+    });
     let (profile, sessions, tokens) = match loaded {
         Ok(found) => found,
         Err(error) => return forms::error_response(call, &error),
     };
-    let question_value = if extra.question_value.is_empty() { profile.question.number().to_string() } else { extra.question_value };
+    let question_value = if extra.question_value.is_empty() {
+        profile.question.number().to_string()
+    } else {
+        extra.question_value
+    };
     let ctx = context! {
         profile => context! {
             name => profile.name,
@@ -100,7 +112,9 @@ pub fn page(call: &Call<'_>) -> Response {
 }
 
 fn parse_handle(text: &str) -> Option<u128> {
-    (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| u128::from_str_radix(text, 16).ok()).flatten()
+    (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u128::from_str_radix(text, 16).ok())
+        .flatten()
 }
 
 pub fn post(call: &Call<'_>, action: Action) -> Response {
@@ -122,22 +136,40 @@ pub fn post(call: &Call<'_>, action: Action) -> Response {
             )
             .map(|()| "password"),
         Action::Question => app
-            .change_question(&session.username, form.get("current_password"), form.get("security_question"), form.get("security_answer"), client)
+            .change_question(
+                &session.username,
+                form.get("current_password"),
+                form.get("security_question"),
+                form.get("security_answer"),
+                client,
+            )
             .map(|()| "question"),
         Action::EndSession => match parse_handle(form.get("handle")) {
-            Some(handle) => app.end_session(&session.username, handle).map(|()| "session"),
+            Some(handle) => app
+                .end_session(&session.username, handle)
+                .map(|()| "session"),
             None => return call.not_found(),
         },
         Action::EndOtherSessions => app.end_other_sessions(&session).map(|_| "sessions"),
         Action::RevokeToken => match parse_handle(form.get("handle")) {
-            Some(handle) => app.revoke_token_by_handle(&session.username, handle, client).map(|()| "token"),
+            Some(handle) => app
+                .revoke_token_by_handle(&session.username, handle, client)
+                .map(|()| "token"),
             None => return call.not_found(),
         },
         Action::NewToken => {
             // Answered with the page itself, not a redirect: the token is shown once and is
             // never put in a URL or stored anywhere but as its hash.
             return match app.issue_token(&session.username, client) {
-                Ok((token, expires)) => render(call, &session, Extra { new_token: Some((token, expires.0)), ..Extra::default() }, 200),
+                Ok((token, expires)) => render(
+                    call,
+                    &session,
+                    Extra {
+                        new_token: Some((token, expires.0)),
+                        ..Extra::default()
+                    },
+                    200,
+                ),
                 Err(error) => forms::error_response(call, &error),
             };
         }
@@ -148,13 +180,26 @@ pub fn post(call: &Call<'_>, action: Action) -> Response {
     }
 }
 
-fn form_failed(call: &Call<'_>, session: &Session, action: Action, form: &Form, error: &crate::error::Error) -> Response {
+fn form_failed(
+    call: &Call<'_>,
+    session: &Session,
+    action: Action,
+    form: &Form,
+    error: &crate::error::Error,
+) -> Response {
     let Some(errors) = forms::field_errors(error) else {
         return forms::error_response(call, error);
     };
     let extra = match action {
-        Action::Question => Extra { question_errors: errors, question_value: form.get("security_question").to_string(), ..Extra::default() },
-        _ => Extra { password_errors: errors, ..Extra::default() },
+        Action::Question => Extra {
+            question_errors: errors,
+            question_value: form.get("security_question").to_string(),
+            ..Extra::default()
+        },
+        _ => Extra {
+            password_errors: errors,
+            ..Extra::default()
+        },
     };
     render(call, session, extra, error.status())
 }

@@ -4,19 +4,21 @@
 //! refused form changes nothing. Refused forms are shown again with each message beside its
 //! field and what was typed kept, except passwords, the PIN and the security answer.
 
-use minijinja::{context, Value};
+use minijinja::{Value, context};
 use rouille::Response;
 
+use super::Call;
 use super::forms::{self, FieldErrors, Form};
 use super::session::{self, AnonToken};
-use super::Call;
 use crate::app::accounts::{Registration, ResetRequest};
 
 /// Fixed notices a redirect may ask the login page to show (never text from the URL).
 fn notice(call: &Call<'_>) -> &'static str {
     match call.request.get_param("done").as_deref() {
         Some("registered") => "Your account is ready. Log in to read your messages.",
-        Some("reset") => "Your password was changed and every session was ended. Log in with the new password.",
+        Some("reset") => {
+            "Your password was changed and every session was ended. Log in with the new password."
+        }
         Some("logout") => "You are logged out.",
         Some("password") => "Your password was changed. Log in with the new password.",
         _ => "",
@@ -25,7 +27,12 @@ fn notice(call: &Call<'_>) -> &'static str {
 
 fn anon_page(call: &Call<'_>, token: &AnonToken, name: &str, status: u16, ctx: Value) -> Response {
     let ctx = context! { csrf => token.token.as_str(), ..ctx };
-    token.apply(call.web.pages.templates.page(name, status, ctx, call.ctx.request_id))
+    token.apply(
+        call.web
+            .pages
+            .templates
+            .page(name, status, ctx, call.ctx.request_id),
+    )
 }
 
 /// Reads an anonymous POST, or answers 403 (with a fresh cookie) when its token is wrong.
@@ -54,8 +61,14 @@ pub fn login_post(call: &Call<'_>) -> Response {
         Err(refused) => return refused,
     };
     let previous = session::session_secret(call);
-    match call.web.app.login(form.get("username"), form.get("password"), &call.ctx.client, previous.as_deref()) {
-        Ok((secret, _)) => Response::redirect_303("/inbox").with_additional_header("Set-Cookie", session::session_cookie(call, &secret)),
+    match call.web.app.login(
+        form.get("username"),
+        form.get("password"),
+        &call.ctx.client,
+        previous.as_deref(),
+    ) {
+        Ok((secret, _)) => Response::redirect_303("/inbox")
+            .with_additional_header("Set-Cookie", session::session_cookie(call, &secret)),
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => {
                 let token = session::anon_token(call);
@@ -96,7 +109,9 @@ pub fn register_post(call: &Call<'_>) -> Response {
         security_answer: form.get("security_answer").to_string(),
     };
     match call.web.app.register(&registration, &call.ctx.client) {
-        Ok(username) => Response::redirect_303(format!("/login?done=registered&username={username}")),
+        Ok(username) => {
+            Response::redirect_303(format!("/login?done=registered&username={username}"))
+        }
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => {
                 let token = session::anon_token(call);
@@ -116,7 +131,12 @@ pub fn reset_get(call: &Call<'_>) -> Response {
 
 /// Step two of the reset: the question for `username` (a stable decoy for unknown names, so
 /// the page is the same whether or not the person exists).
-fn reset_answer_page(call: &Call<'_>, username: &str, errors: FieldErrors, status: u16) -> Response {
+fn reset_answer_page(
+    call: &Call<'_>,
+    username: &str,
+    errors: FieldErrors,
+    status: u16,
+) -> Response {
     let question = match call.web.app.reset_question(username) {
         Ok(question) => question,
         Err(error) => return forms::error_response(call, &error),
@@ -134,7 +154,8 @@ pub fn reset_post(call: &Call<'_>) -> Response {
     let username = form.get("username").trim().to_ascii_lowercase();
     if username.is_empty() {
         let token = session::anon_token(call);
-        let errors = FieldErrors::from([("username".to_string(), "Enter your username.".to_string())]);
+        let errors =
+            FieldErrors::from([("username".to_string(), "Enter your username.".to_string())]);
         let ctx = context! { values => context! { username }, errors };
         return anon_page(call, &token, "reset.html", 400, ctx);
     }
@@ -148,7 +169,8 @@ pub fn reset_post(call: &Call<'_>) -> Response {
         password_confirm: Some(form.get("password_confirm").to_string()),
     };
     match call.web.app.reset_password(&request, &call.ctx.client) {
-        Ok(_) => Response::redirect_303("/login?done=reset").with_additional_header("Set-Cookie", session::clear_session_cookie(call)),
+        Ok(_) => Response::redirect_303("/login?done=reset")
+            .with_additional_header("Set-Cookie", session::clear_session_cookie(call)),
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => reset_answer_page(call, &username, errors, error.status()),
             None => forms::error_response(call, &error),
@@ -158,7 +180,8 @@ pub fn reset_post(call: &Call<'_>) -> Response {
 
 pub fn logout(call: &Call<'_>) -> Response {
     let Some(current) = session::current(call) else {
-        return Response::redirect_303("/login").with_additional_header("Set-Cookie", session::clear_session_cookie(call));
+        return Response::redirect_303("/login")
+            .with_additional_header("Set-Cookie", session::clear_session_cookie(call));
     };
     let form = Form::read(call);
     if !call.web.app.csrf_ok(&current, form.get("csrf_token")) {
@@ -167,5 +190,6 @@ pub fn logout(call: &Call<'_>) -> Response {
     if let Err(error) = call.web.app.logout(&current) {
         return forms::error_response(call, &error);
     }
-    Response::redirect_303("/login?done=logout").with_additional_header("Set-Cookie", session::clear_session_cookie(call))
+    Response::redirect_303("/login?done=logout")
+        .with_additional_header("Set-Cookie", session::clear_session_cookie(call))
 }

@@ -19,10 +19,13 @@ impl Form {
     /// Reads the body (already bounded by the connection layer). A body of another content
     /// type reads as an empty form, which then fails its CSRF check.
     pub fn read(call: &Call<'_>) -> Form {
-        let urlencoded = call
-            .request
-            .header("Content-Type")
-            .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        let urlencoded = call.request.header("Content-Type").is_some_and(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
         let mut bytes = Vec::new();
         if urlencoded
             && let Some(mut body) = call.request.data()
@@ -30,12 +33,17 @@ impl Form {
         {
             bytes.clear();
         }
-        Form { fields: form_urlencoded::parse(&bytes).into_owned().collect() }
+        Form {
+            fields: form_urlencoded::parse(&bytes).into_owned().collect(),
+        }
     }
 
     /// The first value of `name`, or "" when absent.
     pub fn get(&self, name: &str) -> &str {
-        self.fields.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -77,16 +85,28 @@ pub fn field_errors(error: &Error) -> Option<FieldErrors> {
             }
         }
         Error::WrongPin => {
-            errors.insert("pin".into(), "The registration PIN is not correct. Ask the person who runs this server.".into());
+            errors.insert(
+                "pin".into(),
+                "The registration PIN is not correct. Ask the person who runs this server.".into(),
+            );
         }
         Error::UsernameTaken => {
-            errors.insert("username".into(), "That username is already taken; choose another.".into());
+            errors.insert(
+                "username".into(),
+                "That username is already taken; choose another.".into(),
+            );
         }
         Error::Unauthenticated => {
-            errors.insert("form".into(), "The username or password is not correct.".into());
+            errors.insert(
+                "form".into(),
+                "The username or password is not correct.".into(),
+            );
         }
         Error::AccountLocked => {
-            errors.insert("form".into(), "This account is locked. Ask the person who runs this server.".into());
+            errors.insert(
+                "form".into(),
+                "This account is locked. Ask the person who runs this server.".into(),
+            );
         }
         _ => return None,
     }
@@ -101,9 +121,19 @@ pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
     match error {
         Error::RateLimited { retry_after } => {
             let minutes = retry_after.div_ceil(60);
-            let wait = if *retry_after < 60 { format!("{retry_after} seconds") } else { format!("{minutes} minutes") };
+            let wait = if *retry_after < 60 {
+                format!("{retry_after} seconds")
+            } else {
+                format!("{minutes} minutes")
+            };
             pages
-                .error_page(429, &format!("There have been too many attempts. Please wait {wait} and try again."), id)
+                .error_page(
+                    429,
+                    &format!(
+                        "There have been too many attempts. Please wait {wait} and try again."
+                    ),
+                    id,
+                )
                 .with_unique_header("Retry-After", retry_after.to_string())
         }
         Error::NotFound => call.not_found(),
@@ -117,5 +147,8 @@ pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
 
 /// The page for a POST whose CSRF token is missing or wrong: nothing was changed.
 pub fn expired(call: &Call<'_>, back_to: &str) -> Response {
-    call.web.pages.templates.expired_page(back_to, call.ctx.request_id)
+    call.web
+        .pages
+        .templates
+        .expired_page(back_to, call.ctx.request_id)
 }

@@ -2,11 +2,11 @@
 //! compose and send, one message (marked read), and delete with a confirmation page that works
 //! without JavaScript. Another member's message id answers 404, like an unknown one.
 
-use minijinja::{context, Value};
+use minijinja::{Value, context};
 use rouille::Response;
 
 use super::forms::{self, FieldErrors};
-use super::{member, member_form, member_page, Call};
+use super::{Call, member, member_form, member_page};
 use crate::app::mail::MessageView;
 use crate::model::{Mailbox, MessageId};
 
@@ -43,10 +43,20 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         None => None,
         Some(text) => match text.parse::<u64>() {
             Ok(cursor) => Some(cursor),
-            Err(_) => return call.web.pages.error_page(400, "That page link is not valid.", call.ctx.request_id),
+            Err(_) => {
+                return call.web.pages.error_page(
+                    400,
+                    "That page link is not valid.",
+                    call.ctx.request_id,
+                );
+            }
         },
     };
-    let page = match call.web.app.mailbox(&session.username, mailbox, before, PAGE_SIZE) {
+    let page = match call
+        .web
+        .app
+        .mailbox(&session.username, mailbox, before, PAGE_SIZE)
+    {
         Ok(page) => page,
         Err(error) => return forms::error_response(call, &error),
     };
@@ -61,8 +71,21 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
     member_page(call, &session, mailbox.as_str(), "mailbox.html", 200, ctx)
 }
 
-fn compose_page(call: &Call<'_>, session: &crate::app::auth::Session, values: Value, errors: FieldErrors, status: u16) -> Response {
-    member_page(call, session, "compose", "compose.html", status, context! { values, errors })
+fn compose_page(
+    call: &Call<'_>,
+    session: &crate::app::auth::Session,
+    values: Value,
+    errors: FieldErrors,
+    status: u16,
+) -> Response {
+    member_page(
+        call,
+        session,
+        "compose",
+        "compose.html",
+        status,
+        context! { values, errors },
+    )
 }
 
 pub fn compose_get(call: &Call<'_>) -> Response {
@@ -80,7 +103,12 @@ pub fn send(call: &Call<'_>) -> Response {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    match call.web.app.send(&session.username, form.get("to"), form.get("title"), form.get("body")) {
+    match call.web.app.send(
+        &session.username,
+        form.get("to"),
+        form.get("title"),
+        form.get("body"),
+    ) {
         Ok(_) => Response::redirect_303("/sent?done=sent"),
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => {
@@ -93,11 +121,22 @@ pub fn send(call: &Call<'_>) -> Response {
 }
 
 fn message_context(message: &MessageView, username: &str) -> Value {
-    let mailbox = if message.to == username { "inbox" } else { "sent" };
-    let reply_title = if message.title.starts_with("Re: ") { message.title.clone() } else { format!("Re: {}", message.title) };
+    let mailbox = if message.to == username {
+        "inbox"
+    } else {
+        "sent"
+    };
+    let reply_title = if message.title.starts_with("Re: ") {
+        message.title.clone()
+    } else {
+        format!("Re: {}", message.title)
+    };
     let reply_href = format!(
         "/compose?{}",
-        form_urlencoded::Serializer::new(String::new()).append_pair("to", &message.from).append_pair("title", &reply_title).finish()
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("to", &message.from)
+            .append_pair("title", &reply_title)
+            .finish()
     );
     context! {
         reply_href,
@@ -120,7 +159,11 @@ pub fn show(call: &Call<'_>, id: MessageId) -> Response {
     match call.web.app.read_message(&session.username, id) {
         Ok(message) => {
             let ctx = context! { message => message_context(&message, session.username.as_str()) };
-            let active = if message.to == session.username.as_str() { "inbox" } else { "sent" };
+            let active = if message.to == session.username.as_str() {
+                "inbox"
+            } else {
+                "sent"
+            };
             member_page(call, &session, active, "message.html", 200, ctx)
         }
         Err(error) => forms::error_response(call, &error),
@@ -147,9 +190,17 @@ pub fn delete_post(call: &Call<'_>, id: MessageId) -> Response {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    match call.web.app.delete_message(&session.username, id, &call.ctx.client) {
+    match call
+        .web
+        .app
+        .delete_message(&session.username, id, &call.ctx.client)
+    {
         Ok(()) => {
-            let mailbox = if form.get("mailbox") == "sent" { "sent" } else { "inbox" };
+            let mailbox = if form.get("mailbox") == "sent" {
+                "sent"
+            } else {
+                "inbox"
+            };
             Response::redirect_303(format!("/{mailbox}?done=deleted"))
         }
         Err(error) => forms::error_response(call, &error),

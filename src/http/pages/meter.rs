@@ -26,34 +26,65 @@ struct Query {
 }
 
 fn json_error(status: u16, message: &str) -> Response {
-    let body = serde_json::json!({"error": {"code": "bad_request", "message": message, "details": []}});
+    let body =
+        serde_json::json!({"error": {"code": "bad_request", "message": message, "details": []}});
     Response::from_data("application/json", body.to_string()).with_status_code(status)
 }
 
 pub fn strength(call: &Call<'_>) -> Response {
     let request = call.request;
-    let is_json = request
-        .header("Content-Type")
-        .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    let is_json = request.header("Content-Type").is_some_and(|t| {
+        t.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    });
     if !is_json {
         return json_error(415, "send application/json");
     }
-    if request.header("Sec-Fetch-Site").is_some_and(|site| site != "same-origin") {
+    if request
+        .header("Sec-Fetch-Site")
+        .is_some_and(|site| site != "same-origin")
+    {
         return json_error(403, "same-origin requests only");
     }
-    if let Err(Error::RateLimited { retry_after }) = call.web.pages.meter_throttle.attempt(&[call.ctx.client.ip_key()]) {
-        return json_error(429, "too many requests").with_unique_header("Retry-After", retry_after.to_string());
+    if let Err(Error::RateLimited { retry_after }) = call
+        .web
+        .pages
+        .meter_throttle
+        .attempt(&[call.ctx.client.ip_key()])
+    {
+        return json_error(429, "too many requests")
+            .with_unique_header("Retry-After", retry_after.to_string());
     }
     let mut bytes = Vec::new();
     if let Some(body) = request.data()
-        && (body.take(MAX_BODY + 1).read_to_end(&mut bytes).is_err() || bytes.len() as u64 > MAX_BODY)
+        && (body.take(MAX_BODY + 1).read_to_end(&mut bytes).is_err()
+            || bytes.len() as u64 > MAX_BODY)
     {
         return json_error(413, "the request body is too large");
     }
     let Ok(query) = serde_json::from_slice::<Query>(&bytes) else {
         return json_error(400, "expected {password, username, name}");
     };
-    match call.web.app.judge_password(&query.password, query.username.trim(), query.name.trim()) {
+    // The PIN counts as context only for a signed-in member (who knows it already); for anyone
+    // else its refusal reason would be an oracle for guessing the PIN.
+    let signed_in = super::session::session_secret(call)
+        .and_then(|secret| call.web.app.session(&secret).ok().flatten())
+        .is_some();
+    let judged = if signed_in {
+        call.web.app.judge_password_with_pin(
+            &query.password,
+            query.username.trim(),
+            query.name.trim(),
+        )
+    } else {
+        call.web
+            .app
+            .judge_password(&query.password, query.username.trim(), query.name.trim())
+    };
+    match judged {
         Ok(verdict) => Response::json(&verdict),
         Err(error) => {
             tracing::error!("strength check failed id={}: {error}", call.ctx.request_id);

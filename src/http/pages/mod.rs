@@ -31,8 +31,14 @@ pub struct Pages {
 
 impl Pages {
     pub fn new() -> Result<Self, String> {
-        let meter_throttle = Throttle::new(ThrottleSettings { attempts_per_minute: meter::PER_MINUTE, ..ThrottleSettings::default() });
-        Ok(Pages { templates: templates::Templates::new()?, meter_throttle })
+        let meter_throttle = Throttle::new(ThrottleSettings {
+            attempts_per_minute: meter::PER_MINUTE,
+            ..ThrottleSettings::default()
+        });
+        Ok(Pages {
+            templates: templates::Templates::new()?,
+            meter_throttle,
+        })
     }
 
     /// A complete HTML error page for `status`, showing `message` (and, for a 500, the request id
@@ -55,7 +61,11 @@ impl Call<'_> {
     }
 
     fn not_found(&self) -> Response {
-        self.pages().error_page(404, "This page does not exist, or it is not yours to see.", self.ctx.request_id)
+        self.pages().error_page(
+            404,
+            "This page does not exist, or it is not yours to see.",
+            self.ctx.request_id,
+        )
     }
 }
 
@@ -110,7 +120,12 @@ impl Route {
         const POST: &[&str] = &["POST"];
         const BOTH: &[&str] = &["GET", "HEAD", "POST"];
         match self {
-            Route::Root | Route::Inbox | Route::Sent | Route::Compose | Route::Message(_) | Route::Account => GET,
+            Route::Root
+            | Route::Inbox
+            | Route::Sent
+            | Route::Compose
+            | Route::Message(_)
+            | Route::Account => GET,
             Route::Logout | Route::Send | Route::AccountAction(_) | Route::Strength => POST,
             Route::Login | Route::Register | Route::Reset | Route::Delete(_) => BOTH,
         }
@@ -129,7 +144,14 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
     if !allowed.contains(&method) {
         return call
             .pages()
-            .error_page(405, &format!("This address does not accept {method}; it accepts {}.", allowed.join(", ")), ctx.request_id)
+            .error_page(
+                405,
+                &format!(
+                    "This address does not accept {method}; it accepts {}.",
+                    allowed.join(", ")
+                ),
+                ctx.request_id,
+            )
             .with_unique_header("Allow", allowed.join(", "));
     }
     let post = method == "POST";
@@ -176,7 +198,17 @@ fn member_form(call: &Call<'_>, back_to: &str) -> Result<(Session, forms::Form),
 }
 
 /// Renders a signed-in page: the layout's member context plus `ctx`.
-fn member_page(call: &Call<'_>, session: &Session, active: &str, name: &str, status: u16, ctx: minijinja::Value) -> Response {
+fn member_page(
+    call: &Call<'_>,
+    session: &Session,
+    active: &str,
+    name: &str,
+    status: u16,
+    ctx: minijinja::Value,
+) -> Response {
     let ctx = minijinja::context! { ..ctx, ..templates::member_context(call, session, active) };
-    call.web.pages.templates.page(name, status, ctx, call.ctx.request_id)
+    call.web
+        .pages
+        .templates
+        .page(name, status, ctx, call.ctx.request_id)
 }

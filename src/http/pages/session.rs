@@ -40,7 +40,11 @@ fn read_cookie(call: &Call<'_>, name: &str) -> Option<String> {
     rouille::input::cookies(call.request)
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.to_string())
-        .filter(|v| (16..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            (16..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// The raw session secret from the cookie, if any (live or not).
@@ -63,12 +67,22 @@ pub fn current(call: &Call<'_>) -> Option<Session> {
 
 /// The `Set-Cookie` value that hands the browser a new session secret.
 pub fn session_cookie(call: &Call<'_>, secret: &str) -> String {
-    cookie(session_cookie_name(call.ctx.https), secret, call.ctx.https, false)
+    cookie(
+        session_cookie_name(call.ctx.https),
+        secret,
+        call.ctx.https,
+        false,
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_session_cookie(call: &Call<'_>) -> String {
-    cookie(session_cookie_name(call.ctx.https), "", call.ctx.https, true)
+    cookie(
+        session_cookie_name(call.ctx.https),
+        "",
+        call.ctx.https,
+        true,
+    )
 }
 
 /// The token for an anonymous form, and the cookie to set when the browser has none yet.
@@ -88,13 +102,21 @@ impl AnonToken {
 }
 
 fn anon_token_for(call: &Call<'_>, cookie_value: &str) -> String {
-    hex::encode(call.web.app.key.mac(ANON_CSRF_PURPOSE, cookie_value.as_bytes()))
+    hex::encode(
+        call.web
+            .app
+            .key
+            .mac(ANON_CSRF_PURPOSE, cookie_value.as_bytes()),
+    )
 }
 
 /// The anonymous-form token for this browser, making a new cookie if it has none.
 pub fn anon_token(call: &Call<'_>) -> AnonToken {
     if let Some(value) = read_cookie(call, csrf_cookie_name(call.ctx.https)) {
-        return AnonToken { token: anon_token_for(call, &value), set_cookie: None };
+        return AnonToken {
+            token: anon_token_for(call, &value),
+            set_cookie: None,
+        };
     }
     fresh_anon_token(call)
 }
@@ -105,14 +127,24 @@ pub fn fresh_anon_token(call: &Call<'_>) -> AnonToken {
     // (the MAC of a value no cookie can hold) is an acceptable degraded answer.
     let value = new_secret().unwrap_or_default();
     let token = anon_token_for(call, &value);
-    let set_cookie = (!value.is_empty()).then(|| cookie(csrf_cookie_name(call.ctx.https), &value, call.ctx.https, false));
+    let set_cookie = (!value.is_empty()).then(|| {
+        cookie(
+            csrf_cookie_name(call.ctx.https),
+            &value,
+            call.ctx.https,
+            false,
+        )
+    });
     AnonToken { token, set_cookie }
 }
 
 /// Whether `presented` is the anonymous-form token of the request's cookie.
 pub fn anon_token_ok(call: &Call<'_>, presented: &str) -> bool {
     match read_cookie(call, csrf_cookie_name(call.ctx.https)) {
-        Some(value) => ct_eq(anon_token_for(call, &value).as_bytes(), presented.as_bytes()),
+        Some(value) => ct_eq(
+            anon_token_for(call, &value).as_bytes(),
+            presented.as_bytes(),
+        ),
         None => false,
     }
 }

@@ -3,7 +3,7 @@
 //! variables so a typo fails loudly in tests, and the few filters the templates use.
 
 use minijinja::value::Value;
-use minijinja::{context, Environment, UndefinedBehavior};
+use minijinja::{Environment, UndefinedBehavior, context};
 use rouille::Response;
 
 use super::Call;
@@ -19,15 +19,20 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         for (name, bytes) in assets::files_under("templates/") {
-            let source = std::str::from_utf8(bytes).map_err(|_| format!("template {name} is not UTF-8"))?;
-            env.add_template(name, source).map_err(|e| format!("template {name}: {e:#}"))?;
+            let source =
+                std::str::from_utf8(bytes).map_err(|_| format!("template {name} is not UTF-8"))?;
+            env.add_template(name, source)
+                .map_err(|e| format!("template {name}: {e:#}"))?;
         }
         env.add_filter("when", when);
         env.add_filter("iso", iso);
         env.add_global("questions", Value::from(question_list()));
         let templates = Templates { env };
         // Render the error page once so a broken base template stops the start, not a request.
-        templates.render("error.html", context! { status => 500, title => "", message => "", reference => "" })?;
+        templates.render(
+            "error.html",
+            context! { status => 500, title => "", message => "", reference => "" },
+        )?;
         Ok(templates)
     }
 
@@ -68,7 +73,8 @@ impl Templates {
             Err(error) => {
                 // The one page that cannot fail: plain text, no user input but the status.
                 tracing::error!("error page failed id={request_id}: {error}");
-                Response::text(format!("Error {status}. Reference: {request_id}")).with_status_code(status)
+                Response::text(format!("Error {status}. Reference: {request_id}"))
+                    .with_status_code(status)
             }
         }
     }
@@ -81,7 +87,10 @@ impl Templates {
 
 /// The security questions as the templates list them.
 fn question_list() -> Vec<Value> {
-    crate::model::SECURITY_QUESTIONS.iter().map(|(id, text)| context! { id => id.to_string(), text => *text }).collect()
+    crate::model::SECURITY_QUESTIONS
+        .iter()
+        .map(|(id, text)| context! { id => id.to_string(), text => *text })
+        .collect()
 }
 
 fn datetime(seconds: i64) -> Option<time::OffsetDateTime> {
@@ -90,14 +99,20 @@ fn datetime(seconds: i64) -> Option<time::OffsetDateTime> {
 
 /// A short human time in UTC: "14:03" today, "24 Nov 14:03" this year, else with the year.
 fn when(seconds: i64) -> String {
-    let Some(at) = datetime(seconds) else { return String::new() };
+    let Some(at) = datetime(seconds) else {
+        return String::new();
+    };
     let now = time::OffsetDateTime::now_utc();
     let format = if at.date() == now.date() {
         time::macros::format_description!("[hour]:[minute] UTC")
     } else if at.year() == now.year() {
-        time::macros::format_description!("[day padding:none] [month repr:short] [hour]:[minute] UTC")
+        time::macros::format_description!(
+            "[day padding:none] [month repr:short] [hour]:[minute] UTC"
+        )
     } else {
-        time::macros::format_description!("[day padding:none] [month repr:short] [year] [hour]:[minute] UTC")
+        time::macros::format_description!(
+            "[day padding:none] [month repr:short] [year] [hour]:[minute] UTC"
+        )
     };
     at.format(&format).unwrap_or_default()
 }

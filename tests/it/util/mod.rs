@@ -26,7 +26,10 @@ pub fn binary() -> &'static str {
 pub fn messages(data_dir: &Path) -> Command {
     let mut command = Command::new(binary());
     command.arg("--data-dir").arg(data_dir);
-    command.env_remove("MESSAGES_PIN").env_remove("MESSAGES_LISTEN").env_remove("MESSAGES_DATA_DIR");
+    command
+        .env_remove("MESSAGES_PIN")
+        .env_remove("MESSAGES_LISTEN")
+        .env_remove("MESSAGES_DATA_DIR");
     command
 }
 
@@ -68,7 +71,10 @@ pub struct Server {
 /// The flags every test server gets unless a test overrides them: the PIN and the cheapest
 /// scrypt cost the product allows, so tests that register many users stay quick.
 pub fn default_args() -> Vec<String> {
-    ["--pin", PIN, "--scrypt-log-n", "15"].iter().map(|s| s.to_string()).collect()
+    ["--pin", PIN, "--scrypt-log-n", "15"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 impl Server {
@@ -110,16 +116,33 @@ impl Server {
         drain(stderr, output.clone());
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
-        stdout.read_line(&mut first).expect("reading the first line");
+        stdout
+            .read_line(&mut first)
+            .expect("reading the first line");
         drain(stdout, output.clone());
         let Some(url) = first.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
             let _ = child.wait();
             std::thread::sleep(Duration::from_millis(100));
-            panic!("server did not start: first line {first:?}; output: {}", output.lock().unwrap());
+            panic!(
+                "server did not start: first line {first:?}; output: {}",
+                output.lock().unwrap()
+            );
         };
-        let addr = url.split("://").nth(1).expect("url").parse().expect("address");
-        Server { addr, base: url.to_string(), dir: dir.to_path_buf(), _temp: None, child, output }
+        let addr = url
+            .split("://")
+            .nth(1)
+            .expect("url")
+            .parse()
+            .expect("address");
+        Server {
+            addr,
+            base: url.to_string(),
+            dir: dir.to_path_buf(),
+            _temp: None,
+            child,
+            output,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -181,7 +204,10 @@ impl Drop for Server {
 }
 
 pub fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
@@ -191,7 +217,9 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
             if n == 0 {
                 break;
             }
-            into.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
         }
     });
 }
@@ -218,7 +246,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// True if `needle` occurs in any file under `dir`.
 pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
-    files_under(dir).into_iter().find(|path| std::fs::read(path).map(|bytes| contains(&bytes, needle)).unwrap_or(false))
+    files_under(dir).into_iter().find(|path| {
+        std::fs::read(path)
+            .map(|bytes| contains(&bytes, needle))
+            .unwrap_or(false)
+    })
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -20,15 +20,25 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(addr: SocketAddr) -> Browser {
-        Browser { addr, cookies: Vec::new() }
+        Browser {
+            addr,
+            cookies: Vec::new(),
+        }
     }
 
     pub fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     pub fn set_cookie(&mut self, name: &str, value: &str) {
@@ -47,7 +57,13 @@ impl Browser {
         }
     }
 
-    pub fn request(&mut self, method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let cookie = self.cookie_header();
         let mut headers: Vec<(&str, &str)> = extra.to_vec();
         if !cookie.is_empty() {
@@ -66,8 +82,15 @@ impl Browser {
 
     /// POSTs exactly these fields (no token added).
     pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-        self.request("POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes())
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
     }
 
     /// Opens `form_page`, takes its `csrf_token`, and POSTs `fields` with it to `action`.
@@ -84,7 +107,10 @@ impl Browser {
 /// The first `csrf_token` hidden field of a page.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).unwrap_or_else(|| panic!("no csrf_token in page: {html}")) + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no csrf_token in page: {html}"))
+        + marker.len();
     html[start..].split('"').next().expect("token").to_string()
 }
 
@@ -103,10 +129,22 @@ pub fn message_ids(html: &str) -> Vec<String> {
 /// Registers `username` through the page; panics unless it succeeds.
 pub fn register(addr: SocketAddr, username: &str, name: &str, password: &str) {
     let response = try_register(addr, username, name, password, password, super::PIN);
-    assert_eq!(response.status, 303, "register {username}: {}", response.text());
+    assert_eq!(
+        response.status,
+        303,
+        "register {username}: {}",
+        response.text()
+    );
 }
 
-pub fn try_register(addr: SocketAddr, username: &str, name: &str, password: &str, confirm: &str, pin: &str) -> Response {
+pub fn try_register(
+    addr: SocketAddr,
+    username: &str,
+    name: &str,
+    password: &str,
+    confirm: &str,
+    pin: &str,
+) -> Response {
     Browser::new(addr).submit(
         "/register",
         "/register",
@@ -125,15 +163,28 @@ pub fn try_register(addr: SocketAddr, username: &str, name: &str, password: &str
 /// A browser logged in as `username`.
 pub fn login(addr: SocketAddr, username: &str, password: &str) -> Browser {
     let mut browser = Browser::new(addr);
-    let response = browser.submit("/login", "/login", &[("username", username), ("password", password)]);
-    assert_eq!(response.status, 303, "login {username}: {}", response.text());
+    let response = browser.submit(
+        "/login",
+        "/login",
+        &[("username", username), ("password", password)],
+    );
+    assert_eq!(
+        response.status,
+        303,
+        "login {username}: {}",
+        response.text()
+    );
     assert_eq!(response.header("Location"), Some("/inbox"));
     browser
 }
 
 /// Sends a message through the compose form; returns the response to the POST.
 pub fn send(browser: &mut Browser, to: &str, title: &str, body: &str) -> Response {
-    browser.submit("/compose", "/messages", &[("to", to), ("title", title), ("body", body)])
+    browser.submit(
+        "/compose",
+        "/messages",
+        &[("to", to), ("title", title), ("body", body)],
+    )
 }
 
 /// Whether the page is the login redirect.

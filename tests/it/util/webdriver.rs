@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::client::Client;
 
@@ -52,14 +52,21 @@ pub fn wait_until<T>(limit: Duration, mut condition: impl FnMut() -> Option<T>) 
     }
 }
 
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Value)> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, Value)> {
     let bytes = body.map(|b| b.to_string()).unwrap_or_default();
     let mut headers = vec![("Host", "127.0.0.1")];
     if body.is_some() {
         headers.push(("Content-Type", "application/json; charset=utf-8"));
     }
     let mut client = Client::connect(addr)?;
-    client.stream().set_read_timeout(Some(Duration::from_secs(60)))?;
+    client
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(60)))?;
     let response = client.send(method, path, &headers, bytes.as_bytes())?;
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     Ok((response.status, value))
@@ -86,11 +93,22 @@ impl Driver {
             .expect("starting chromedriver");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let ready = wait_until(Duration::from_secs(20), || {
-            http(addr, "GET", "/status", None).ok().filter(|(_, v)| v["value"]["ready"] == true).map(|_| ())
+            http(addr, "GET", "/status", None)
+                .ok()
+                .filter(|(_, v)| v["value"]["ready"] == true)
+                .map(|_| ())
         });
         let profile = tempfile::tempdir().expect("profile dir");
-        let mut driver = Driver { addr, session: String::new(), child, _profile: profile };
-        assert!(ready.is_some(), "chromedriver did not become ready on port {port}");
+        let mut driver = Driver {
+            addr,
+            session: String::new(),
+            child,
+            _profile: profile,
+        };
+        assert!(
+            ready.is_some(),
+            "chromedriver did not become ready on port {port}"
+        );
         let args = [
             "--headless".to_string(),
             "--no-sandbox".to_string(),
@@ -109,16 +127,21 @@ impl Driver {
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
             "goog:loggingPrefs": {"browser": "ALL"}
         }}});
-        let (status, value) = http(addr, "POST", "/session", Some(&capabilities)).expect("creating a session");
+        let (status, value) =
+            http(addr, "POST", "/session", Some(&capabilities)).expect("creating a session");
         assert_eq!(status, 200, "chromedriver refused the session: {value}");
-        driver.session = value["value"]["sessionId"].as_str().expect("session id").to_string();
+        driver.session = value["value"]["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_string();
         driver
     }
 
     /// Sends one command; panics with the driver's message when it fails.
     pub fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let full = format!("/session/{}{path}", self.session);
-        let (status, value) = http(self.addr, method, &full, body.as_ref()).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let (status, value) = http(self.addr, method, &full, body.as_ref())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         assert_eq!(status, 200, "{method} {path} failed: {value}");
         value["value"].clone()
     }
@@ -136,62 +159,116 @@ impl Driver {
     }
 
     pub fn current_url(&self) -> String {
-        self.command("GET", "/url", None).as_str().unwrap_or("").to_string()
+        self.command("GET", "/url", None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn title(&self) -> String {
-        self.command("GET", "/title", None).as_str().unwrap_or("").to_string()
+        self.command("GET", "/title", None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn source(&self) -> String {
-        self.command("GET", "/source", None).as_str().unwrap_or("").to_string()
+        self.command("GET", "/source", None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn find(&self, css: &str) -> Element {
-        self.try_find(css).unwrap_or_else(|| panic!("no element {css} on {}", self.current_url()))
+        self.try_find(css)
+            .unwrap_or_else(|| panic!("no element {css} on {}", self.current_url()))
     }
 
     pub fn try_find(&self, css: &str) -> Option<Element> {
-        let value = self.try_command("POST", "/element", Some(json!({"using": "css selector", "value": css})))?;
-        value[ELEMENT_KEY].as_str().map(|id| Element(id.to_string()))
+        let value = self.try_command(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        )?;
+        value[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_string()))
     }
 
     pub fn find_all(&self, css: &str) -> Vec<Element> {
-        let value = self.command("POST", "/elements", Some(json!({"using": "css selector", "value": css})));
-        value.as_array().map(|list| list.iter().filter_map(|v| v[ELEMENT_KEY].as_str().map(|id| Element(id.to_string()))).collect()).unwrap_or_default()
+        let value = self.command(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        value
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v[ELEMENT_KEY].as_str().map(|id| Element(id.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css);
-        self.command("POST", &format!("/element/{}/value", element.0), Some(json!({"text": text})));
+        self.command(
+            "POST",
+            &format!("/element/{}/value", element.0),
+            Some(json!({"text": text})),
+        );
     }
 
     pub fn clear(&self, css: &str) {
         let element = self.find(css);
-        self.command("POST", &format!("/element/{}/clear", element.0), Some(json!({})));
+        self.command(
+            "POST",
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        );
     }
 
     pub fn click(&self, css: &str) {
         let element = self.find(css);
-        self.command("POST", &format!("/element/{}/click", element.0), Some(json!({})));
+        self.command(
+            "POST",
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        );
     }
 
     pub fn text(&self, css: &str) -> String {
         match self.try_find(css) {
-            Some(element) => self.try_command("GET", &format!("/element/{}/text", element.0), None).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            Some(element) => self
+                .try_command("GET", &format!("/element/{}/text", element.0), None)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             None => String::new(),
         }
     }
 
     pub fn attribute(&self, css: &str, name: &str) -> Option<String> {
         let element = self.try_find(css)?;
-        self.try_command("GET", &format!("/element/{}/property/{name}", element.0), None).and_then(|v| v.as_str().map(str::to_string))
+        self.try_command(
+            "GET",
+            &format!("/element/{}/property/{name}", element.0),
+            None,
+        )
+        .and_then(|v| v.as_str().map(str::to_string))
     }
 
     /// Waits (bounded) until the page's URL satisfies `check`.
     pub fn wait_for_url(&self, check: impl Fn(&str) -> bool) -> String {
-        wait_until(Duration::from_secs(10), || Some(self.current_url()).filter(|u| check(u)))
-            .unwrap_or_else(|| panic!("the page did not move as expected; it is at {}", self.current_url()))
+        wait_until(Duration::from_secs(10), || {
+            Some(self.current_url()).filter(|u| check(u))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the page did not move as expected; it is at {}",
+                self.current_url()
+            )
+        })
     }
 
     /// The viewport size in CSS pixels, set through Chrome's device emulation so phone widths
@@ -200,9 +277,11 @@ impl Driver {
         self.command(
             "POST",
             "/goog/cdp/execute",
-            Some(json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile
-            }})),
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile
+                }}),
+            ),
         );
     }
 
@@ -210,7 +289,9 @@ impl Driver {
     pub fn screenshot(&self, path: &Path) {
         use base64::Engine;
         let data = self.command("GET", "/screenshot", None);
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_str().expect("base64 PNG")).expect("PNG");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().expect("base64 PNG"))
+            .expect("PNG");
         std::fs::write(path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
 
@@ -222,7 +303,12 @@ impl Driver {
             .map(|entries| {
                 entries
                     .iter()
-                    .map(|e| (e["level"].as_str().unwrap_or("").to_string(), e["message"].as_str().unwrap_or("").to_string()))
+                    .map(|e| {
+                        (
+                            e["level"].as_str().unwrap_or("").to_string(),
+                            e["message"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -232,7 +318,12 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = http(self.addr, "DELETE", &format!("/session/{}", self.session), None);
+            let _ = http(
+                self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
