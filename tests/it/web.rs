@@ -1018,3 +1018,40 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
         200
     );
 }
+
+#[test]
+fn nobody_can_use_the_password_policy_to_guess_the_pin() {
+    let server = Server::start();
+    let addr = server.addr;
+    let with_pin = format!("violet kettle orbit glacier {PIN}");
+    let without_pin = "violet kettle orbit glacier 135790";
+    // Anonymous meter: a password holding the real PIN gets the same verdict as one that does not.
+    let ask = |password: &str| {
+        client::post_json(
+            addr,
+            "/password-strength",
+            None,
+            &serde_json::json!({"password": password, "username": "eve", "name": "Eve"}),
+        )
+        .json()
+    };
+    let (a, b) = (ask(&with_pin), ask(without_pin));
+    assert_eq!(a["acceptable"], b["acceptable"], "{a} vs {b}");
+    assert_eq!(a["problems"], b["problems"], "{a} vs {b}");
+    // Registration with a wrong PIN says only that the PIN is wrong, whatever the password holds.
+    let wrong_a = web::try_register(addr, "eve", "Eve", &with_pin, &with_pin, "000000");
+    let wrong_b = web::try_register(addr, "eve", "Eve", without_pin, without_pin, "000000");
+    assert_eq!(wrong_a.status, wrong_b.status);
+    assert!(wrong_a.text().contains("not correct"), "{}", wrong_a.text());
+    assert!(
+        !wrong_a
+            .text()
+            .contains("from your username, name or the PIN"),
+        "{}",
+        wrong_a.text()
+    );
+    // With the right PIN, a password built from it is refused with the reason.
+    let right = web::try_register(addr, "eve", "Eve", &with_pin, &with_pin, PIN);
+    assert_eq!(right.status, 400, "{}", right.text());
+    assert!(right.text().contains("the PIN"), "{}", right.text());
+}
