@@ -173,6 +173,40 @@ impl DataKey {
         Ok(sealed)
     }
 
+    /// Like [`seal`](Self::seal), but the same plaintext and associated data always give the
+    /// same output: the nonce is an HMAC of both (a synthetic IV), so it repeats only for an
+    /// identical message. For small tokens that clients compare (mailbox cursors); never for
+    /// message text, where equal texts must not look equal.
+    pub fn seal_deterministic(
+        &self,
+        plaintext: &[u8],
+        associated: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut input = Vec::with_capacity(associated.len() + plaintext.len() + 8);
+        input.extend_from_slice(&(associated.len() as u64).to_be_bytes());
+        input.extend_from_slice(associated);
+        input.extend_from_slice(plaintext);
+        let mac = self.mac("synthetic-nonce", &input);
+        let mut nonce_bytes = [0u8; NONCE_LEN];
+        nonce_bytes.copy_from_slice(&mac[..NONCE_LEN]);
+        let nonce = aes_gcm::Nonce::from(nonce_bytes);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: associated,
+                },
+            )
+            .map_err(|_| CryptoError::Open)?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(SEAL_VERSION);
+        sealed.extend_from_slice(&nonce_bytes);
+        sealed.extend_from_slice(&ciphertext);
+        Ok(sealed)
+    }
+
     /// Opens what [`seal`](Self::seal) made with the same key and associated data.
     pub fn open(&self, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != SEAL_VERSION {

@@ -1121,3 +1121,68 @@ fn what_is_sent_is_read_back_byte_for_byte() {
         1
     );
 }
+
+#[test]
+fn cursors_are_opaque_and_bound_to_their_member_and_mailbox() {
+    let server = Server::start();
+    let addr = server.addr;
+    let alice = member(addr, "alice");
+    let bob = member(addr, "bob");
+    let carol = member(addr, "carol");
+    send(addr, &alice, "bob", "first", "");
+    let list = |token: &str, query: &str| {
+        call(
+            addr,
+            "GET",
+            &format!("/api/v1/messages?{query}"),
+            Some(token),
+            None,
+        )
+    };
+    let bob_inbox = expect(&list(&bob, "box=inbox"), 200)["cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_string();
+    // Not a number: a member cannot read the server-wide message count from it.
+    assert!(bob_inbox.parse::<u64>().is_err(), "{bob_inbox}");
+    assert!(
+        bob_inbox.len() >= 40
+            && bob_inbox
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{bob_inbox}"
+    );
+    // Other members' traffic does not move it.
+    for i in 0..5 {
+        send(addr, &alice, "carol", &format!("to carol {i}"), "");
+    }
+    let again = expect(&list(&bob, "box=inbox"), 200)["cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_string();
+    assert_eq!(again, bob_inbox);
+    // Someone else's cursor, another mailbox's cursor, or a made-up one is refused.
+    for (token, query) in [
+        (&carol, format!("box=inbox&since={bob_inbox}")),
+        (&bob, format!("box=sent&since={bob_inbox}")),
+        (&bob, "box=inbox&since=999999999".to_string()),
+        (&bob, "box=inbox&cursor=0".to_string()),
+    ] {
+        let refused = expect(&list(token, &query), 400);
+        assert_eq!(
+            refused["error"]["details"][0]["field"]
+                .as_str()
+                .map(|f| f.trim_start_matches('/')),
+            Some(if query.contains("since") {
+                "since"
+            } else {
+                "cursor"
+            }),
+            "{refused}"
+        );
+    }
+    // And the right one still polls.
+    send(addr, &alice, "bob", "second", "");
+    let poll = expect(&list(&bob, &format!("box=inbox&since={bob_inbox}")), 200);
+    assert_eq!(poll["messages"].as_array().map(Vec::len), Some(1));
+}

@@ -69,8 +69,10 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
         Some(text) => Mailbox::parse(text)
             .ok_or_else(|| Problem::bad_parameter("box", "must be inbox or sent"))?,
     };
-    let before = query.cursor("cursor")?;
-    let since = query.cursor("since")?;
+    let decode = |token: &str| app.cursor_seq(&caller.username, mailbox, token);
+    let before = query.cursor("cursor", decode)?;
+    let since = query.cursor("since", decode)?;
+    let encode = |seq: u64| app.cursor_token(&caller.username, mailbox, seq);
     if before.is_some() && since.is_some() {
         return Err(Problem::bad_parameter(
             "since",
@@ -82,7 +84,7 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
         let poll = app.poll(&caller.username, mailbox, since, limit)?;
         return Ok(json(
             200,
-            &serde_json::json!({"messages": list_of(poll.messages), "cursor": poll.cursor.to_string()}),
+            &serde_json::json!({"messages": list_of(poll.messages), "cursor": encode(poll.cursor)?}),
         ));
     }
     let limit = query.number("limit", 1, MAX_PAGE, DEFAULT_PAGE)?;
@@ -91,8 +93,8 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
         200,
         &serde_json::json!({
             "messages": list_of(page.messages),
-            "next_cursor": page.next_cursor.map(|c| c.to_string()),
-            "cursor": page.cursor.to_string(),
+            "next_cursor": page.next_cursor.map(encode).transpose()?,
+            "cursor": encode(page.cursor)?,
         }),
     ))
 }

@@ -56,20 +56,17 @@ impl Query {
         }
     }
 
-    /// A cursor: the decimal form of the u64 the app uses, at most 19 digits, no sign.
-    pub fn cursor(&self, name: &str) -> Result<Option<u64>, Problem> {
+    /// A cursor: an opaque token the app sealed for this user and mailbox.
+    pub fn cursor(
+        &self,
+        name: &str,
+        decode: impl Fn(&str) -> Option<u64>,
+    ) -> Result<Option<u64>, Problem> {
         let Some(text) = self.text(name) else {
             return Ok(None);
         };
-        let digits_only =
-            !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());
-        let canonical = text == "0" || !text.starts_with('0');
-        match text.parse::<u64>() {
-            Ok(value) if digits_only && canonical => Ok(Some(value)),
-            _ => Err(Problem::bad_parameter(
-                name,
-                "is not a cursor this server gave out",
-            )),
-        }
+        decode(text)
+            .map(Some)
+            .ok_or_else(|| Problem::bad_parameter(name, "is not a cursor this server gave out"))
     }
 }

@@ -41,9 +41,9 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
     };
     let before = match call.request.get_param("before") {
         None => None,
-        Some(text) => match text.parse::<u64>() {
-            Ok(cursor) => Some(cursor),
-            Err(_) => {
+        Some(text) => match call.web.app.cursor_seq(&session.username, mailbox, &text) {
+            Some(cursor) => Some(cursor),
+            None => {
                 return call.web.pages.error_page(
                     400,
                     "That page link is not valid.",
@@ -64,7 +64,7 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
     let ctx = context! {
         mailbox => mailbox.as_str(),
         messages => rows,
-        next_cursor => page.next_cursor,
+        next_cursor => page.next_cursor.and_then(|seq| call.web.app.cursor_token(&session.username, mailbox, seq).ok()),
         older_page => before.is_some(),
         notice => done_notice(call),
     };
