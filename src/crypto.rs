@@ -154,23 +154,7 @@ impl DataKey {
     /// Encrypts `plaintext` bound to `associated` (record id and participants): a fresh random
     /// nonce every time. Layout: version byte, 12-byte nonce, ciphertext with tag.
     pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
-        let nonce = aes_gcm::Nonce::from(nonce_bytes);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: associated,
-                },
-            )
-            .map_err(|_| CryptoError::Open)?;
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        sealed.push(SEAL_VERSION);
-        sealed.extend_from_slice(&nonce_bytes);
-        sealed.extend_from_slice(&ciphertext);
-        Ok(sealed)
+        self.seal_with_nonce(random_bytes::<NONCE_LEN>()?, plaintext, associated)
     }
 
     /// Like [`seal`](Self::seal), but the same plaintext and associated data always give the
@@ -189,16 +173,23 @@ impl DataKey {
         let mac = self.mac("synthetic-nonce", &input);
         let mut nonce_bytes = [0u8; NONCE_LEN];
         nonce_bytes.copy_from_slice(&mac[..NONCE_LEN]);
+        self.seal_with_nonce(nonce_bytes, plaintext, associated)
+    }
+
+    fn seal_with_nonce(
+        &self,
+        nonce_bytes: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        associated: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let nonce = aes_gcm::Nonce::from(nonce_bytes);
+        let payload = Payload {
+            msg: plaintext,
+            aad: associated,
+        };
         let ciphertext = self
             .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: associated,
-                },
-            )
+            .encrypt(&nonce, payload)
             .map_err(|_| CryptoError::Open)?;
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         sealed.push(SEAL_VERSION);
@@ -340,6 +331,17 @@ impl Drop for GatePermit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deterministic_seals_repeat_only_for_the_same_input() {
+        let key = DataKey::generate().unwrap();
+        let a = key.seal_deterministic(b"7", b"cursor alice").unwrap();
+        assert_eq!(a, key.seal_deterministic(b"7", b"cursor alice").unwrap());
+        assert_ne!(a, key.seal_deterministic(b"8", b"cursor alice").unwrap());
+        assert_ne!(a, key.seal_deterministic(b"7", b"cursor bob").unwrap());
+        assert_eq!(key.open(&a, b"cursor alice").unwrap(), b"7");
+        assert!(key.open(&a, b"cursor bob").is_err());
+    }
 
     #[test]
     fn two_seals_differ_and_both_open() {

@@ -9,7 +9,7 @@ use crate::model::{
     Username,
 };
 use crate::store::meta;
-use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
+use crate::store::records::UserRecord;
 
 /// What a registration form or API call carries, as typed.
 #[derive(Debug, Clone, Default)]
@@ -270,8 +270,7 @@ impl App {
         let username = username.clone();
         self.store.write(move |tx| {
             tx.put_user(&username, &record)?;
-            tx.remove_credentials_of::<SessionRecord>(username.as_str(), keep_session.as_ref())?;
-            tx.remove_credentials_of::<TokenRecord>(username.as_str(), None)?;
+            tx.end_all_sign_ins(username.as_str(), keep_session.as_ref())?;
             tx.record_event(&event)
         })
     }
@@ -407,8 +406,7 @@ impl App {
         let who = username.clone();
         self.store.write(move |tx| {
             tx.put_user(&who, &record)?;
-            tx.remove_credentials_of::<SessionRecord>(who.as_str(), None)?;
-            tx.remove_credentials_of::<TokenRecord>(who.as_str(), None)?;
+            tx.end_all_sign_ins(who.as_str(), None)?;
             notice.insert(tx)?;
             tx.record_event(&event)
         })?;

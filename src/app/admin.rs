@@ -6,7 +6,7 @@ use crate::crypto::{message_aad, new_secret};
 use crate::error::{Error, Result};
 use crate::model::{Answer, RESERVED_USERNAMES, Timestamp, Username};
 use crate::store::meta;
-use crate::store::records::{EventRecord, SessionRecord, TokenRecord, UserRecord};
+use crate::store::records::{EventRecord, UserRecord};
 
 /// A row of `messages user list`.
 #[derive(Debug, Clone)]
@@ -203,8 +203,7 @@ impl App {
             record.locked = locked;
             tx.put_user(&username, &record)?;
             if locked {
-                tx.remove_credentials_of::<SessionRecord>(username.as_str(), None)?;
-                tx.remove_credentials_of::<TokenRecord>(username.as_str(), None)?;
+                tx.end_all_sign_ins(username.as_str(), None)?;
             }
             tx.record_event(&event)
         })
@@ -226,8 +225,7 @@ impl App {
             record.password_phc = phc;
             record.password_changed_at = Timestamp::now().0;
             tx.put_user(&username, &record)?;
-            tx.remove_credentials_of::<SessionRecord>(username.as_str(), None)?;
-            tx.remove_credentials_of::<TokenRecord>(username.as_str(), None)?;
+            tx.end_all_sign_ins(username.as_str(), None)?;
             tx.record_event(&event)
         })?;
         Ok(password)
@@ -252,8 +250,7 @@ impl App {
             }
             let now = Timestamp::now().0;
             let n_deleted = tx.delete_mailboxes(username.as_str(), "operator", now)?;
-            tx.remove_credentials_of::<SessionRecord>(username.as_str(), None)?;
-            tx.remove_credentials_of::<TokenRecord>(username.as_str(), None)?;
+            tx.end_all_sign_ins(username.as_str(), None)?;
             tx.remove_user(&username, now)?;
             tx.record_event(&event)?;
             Ok(n_deleted)

@@ -123,19 +123,23 @@ pub mod event {
 }
 
 /// Builds an event record (written by the caller inside its own transaction) and logs it.
-pub fn security_event(
-    kind: &str,
-    username: Option<&str>,
-    ip: Option<IpAddr>,
-    detail: impl Into<String>,
-) -> EventRecord {
-    let record = EventRecord {
-        at: Timestamp::now().0,
-        kind: kind.to_string(),
-        username: username.map(str::to_string),
-        ip: ip.map(|ip| ip.to_string()),
-        detail: detail.into(),
-    };
+///
+/// A name that cannot be a username is neither logged nor stored: it is most often a password
+/// typed into the wrong field. It is shown as `(invalid)`, in the detail too (lockout keys
+/// carry it), so the line keeps its shape for an intrusion blocker matching on the IP.
+pub fn security_event(kind: &str, username: Option<&str>, ip: Option<IpAddr>, detail: impl Into<String>) -> EventRecord {
+    let mut detail = detail.into();
+    let username = username.map(|name| {
+        if Username::parse(name).is_ok_and(|valid| valid.as_str() == name) {
+            name.to_string()
+        } else {
+            if !name.is_empty() {
+                detail = detail.replace(name, INVALID_NAME);
+            }
+            INVALID_NAME.to_string()
+        }
+    });
+    let record = EventRecord { at: Timestamp::now().0, kind: kind.to_string(), username, ip: ip.map(|ip| ip.to_string()), detail };
     tracing::warn!(
         target: "security",
         "security event={} user={} ip={} {}",
@@ -147,16 +151,22 @@ pub fn security_event(
     record
 }
 
-/// Escapes control characters (and spaces) so user input cannot forge or split a log line.
+/// What the security log and the audit show instead of a name that is not a valid username.
+pub const INVALID_NAME: &str = "(invalid)";
+
+/// Escapes what could forge, split or disguise a log line: control characters, every kind of
+/// whitespace and line separator (U+2028, NEL...), bidirectional overrides, quotes and
+/// backslashes. With spaces escaped, input stays one token, so it cannot add a ` ip=` field.
+/// At most 200 characters.
 pub fn escape_for_log(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().take(200) {
-        if c == ' ' {
-            out.push_str("\\x20");
-        } else if c.is_control() || c == '\\' || c == '"' || c == '=' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        match c {
+            '\n' | '\r' | '\t' | '\\' | '"' => out.extend(c.escape_default()),
+            ' ' => out.push_str("\\x20"),
+            _ if c.is_control() || c.is_whitespace() || bidi => out.extend(c.escape_unicode()),
+            _ => out.push(c),
         }
     }
     out

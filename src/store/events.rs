@@ -35,15 +35,21 @@ impl Tx<'_> {
 
     /// Drops events older than `before`; returns how many.
     pub fn purge_events_before(&self, before: i64) -> Result<u64> {
-        let mut table = self.txn.open_table(EVENTS)?;
+        self.purge_log::<EventRecord>(EVENTS, |r| r.at < before)
+    }
+
+    /// Drops the records of a numbered log table that `expired` names (an undecodable record
+    /// is kept, never silently lost); returns how many went.
+    pub(crate) fn purge_log<R: serde::de::DeserializeOwned>(
+        &self,
+        table: redb::TableDefinition<u64, &[u8]>,
+        expired: impl Fn(&R) -> bool,
+    ) -> Result<u64> {
+        let mut table = self.txn.open_table(table)?;
         let mut n_purged = 0;
         table.retain(|_, value| {
-            let keep = decode::<EventRecord>(value)
-                .map(|r| r.at >= before)
-                .unwrap_or(true);
-            if !keep {
-                n_purged += 1;
-            }
+            let keep = decode::<R>(value).map(|r| !expired(&r)).unwrap_or(true);
+            n_purged += u64::from(!keep);
             keep
         })?;
         Ok(n_purged)

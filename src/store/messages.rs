@@ -383,17 +383,6 @@ impl Tx<'_> {
 
     /// Drops deleted-log entries older than `before`; returns how many.
     pub fn purge_deleted_before(&self, before: i64) -> Result<u64> {
-        let mut table = self.txn.open_table(DELETED)?;
-        let mut n_purged = 0;
-        table.retain(|_, value| {
-            let keep = decode::<DeletedRecord>(value)
-                .map(|r| r.deleted_at >= before)
-                .unwrap_or(true);
-            if !keep {
-                n_purged += 1;
-            }
-            keep
-        })?;
-        Ok(n_purged)
+        self.purge_log::<DeletedRecord>(DELETED, |r| r.deleted_at < before)
     }
 }

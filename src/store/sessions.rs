@@ -146,6 +146,14 @@ impl Tx<'_> {
         Ok(n_removed)
     }
 
+    /// Ends every way a user is signed in: all sessions but `keep_session`, and all API
+    /// tokens (password changes and resets, locks, deletions).
+    pub fn end_all_sign_ins(&self, user: &str, keep_session: Option<&[u8; 32]>) -> Result<()> {
+        self.remove_credentials_of::<SessionRecord>(user, keep_session)?;
+        self.remove_credentials_of::<TokenRecord>(user, None)?;
+        Ok(())
+    }
+
     /// Removes the sessions or tokens for which `expired` says so; returns how many.
     pub fn purge_credentials<C: Credential>(&self, expired: impl Fn(&C) -> bool) -> Result<u64> {
         let mut doomed = Vec::new();
