@@ -127,7 +127,12 @@ pub mod event {
 /// A name that cannot be a username is neither logged nor stored: it is most often a password
 /// typed into the wrong field. It is shown as `(invalid)`, in the detail too (lockout keys
 /// carry it), so the line keeps its shape for an intrusion blocker matching on the IP.
-pub fn security_event(kind: &str, username: Option<&str>, ip: Option<IpAddr>, detail: impl Into<String>) -> EventRecord {
+pub fn security_event(
+    kind: &str,
+    username: Option<&str>,
+    ip: Option<IpAddr>,
+    detail: impl Into<String>,
+) -> EventRecord {
     let mut detail = detail.into();
     let username = username.map(|name| {
         if Username::parse(name).is_ok_and(|valid| valid.as_str() == name) {
@@ -139,7 +144,13 @@ pub fn security_event(kind: &str, username: Option<&str>, ip: Option<IpAddr>, de
             INVALID_NAME.to_string()
         }
     });
-    let record = EventRecord { at: Timestamp::now().0, kind: kind.to_string(), username, ip: ip.map(|ip| ip.to_string()), detail };
+    let record = EventRecord {
+        at: Timestamp::now().0,
+        kind: kind.to_string(),
+        username,
+        ip: ip.map(|ip| ip.to_string()),
+        detail,
+    };
     tracing::warn!(
         target: "security",
         "security event={} user={} ip={} {}",
@@ -175,4 +186,39 @@ pub fn escape_for_log(text: &str) -> String {
 /// Parses a username from a form or API field into the domain type, or a field error.
 pub fn username(input: &str) -> Result<Username> {
     Username::parse(input).map_err(Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_escaping_keeps_input_one_token_on_one_line() {
+        let hostile = "eve ip=203.0.113.9\nWARN x\r\u{2028}\u{85}\u{202e}\t\"\\";
+        let escaped = escape_for_log(hostile);
+        assert!(
+            !escaped.chars().any(|c| c.is_whitespace() || c.is_control()),
+            "{escaped:?}"
+        );
+        assert!(
+            !escaped.contains('\u{202e}') && !escaped.contains(" ip="),
+            "{escaped:?}"
+        );
+        assert_eq!(escape_for_log("alice"), "alice");
+    }
+
+    #[test]
+    fn a_name_that_cannot_be_a_username_is_not_recorded() {
+        let typed = "my secret pass phrase";
+        let record = security_event(
+            event::LOCKOUT,
+            Some(typed),
+            None,
+            format!("key=account:{typed} seconds=60"),
+        );
+        assert_eq!(record.username.as_deref(), Some(INVALID_NAME));
+        assert_eq!(record.detail, "key=account:(invalid) seconds=60");
+        let record = security_event(event::LOGIN_FAILED, Some("alice"), None, "");
+        assert_eq!(record.username.as_deref(), Some("alice"));
+    }
 }
