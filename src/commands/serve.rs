@@ -12,6 +12,12 @@ use crate::config::ServeConfig;
 use crate::http::{Web, server};
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+    // TLS files first: a typo in a path must fail before anything is created, locked, logged
+    // or changed (the PIN below), with nothing on stderr but the one error line.
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(server::load_tls(cert, key).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     ensure_data_dir(&config.data_dir)?;
     let _lock = DirLock::acquire(
         &config.data_dir,
@@ -38,10 +44,6 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(server::load_tls(cert, key).map_err(anyhow::Error::msg)?),
-        None => None,
-    };
     // Signals are handled from here on, so a SIGTERM right after the address is printed
     // already means a clean stop.
     let shutdown = server::Shutdown::new();
