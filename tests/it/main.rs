@@ -5,5 +5,6 @@ mod api;
 mod browser;
 mod foundation;
 mod http_core;
+mod ops;
 mod util;
 mod web;
