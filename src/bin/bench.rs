@@ -1,0 +1,584 @@
+//! The benchmark (issue 7): `cargo run --release --bin bench -- [--quick]`.
+//!
+//! It builds the release `messages` binary, loads users and messages through the application's
+//! own store code into temporary data directories, starts `messages serve` on 127.0.0.1:0 as a
+//! separate process, drives it with a closed-loop keep-alive load generator (16 connections by
+//! default, every loop bounded in requests and time), samples the server's resident memory from
+//! /proc, measures the data directory's fsync rate, times dump and restore of a million
+//! messages, and prints one table. It never fails on timing: the targets are printed beside the
+//! figures, not asserted. Not part of the test suite.
+
+mod bench {
+    pub mod disk;
+    pub mod http;
+    pub mod load;
+    pub mod server;
+}
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use bench::http::{self, form, get, post};
+use bench::load::{self, Budget, Outcome, Scenario};
+use bench::server::{self as srv, ServeOptions, Server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Throughput, latency, memory and growth of the messages server"
+)]
+struct Options {
+    /// A shorter run: 2 s per scenario and 100,000 messages for dump and restore.
+    #[arg(long)]
+    quick: bool,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per scenario (default 5, or 2 with --quick).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Most requests per scenario.
+    #[arg(long, default_value_t = 300_000)]
+    max_requests: u64,
+    /// Messages for the dump and restore measurement (default 1,000,000, or 100,000 with --quick;
+    /// 0 skips it).
+    #[arg(long)]
+    dump_messages: Option<u64>,
+    /// Only run scenarios whose name contains one of these (comma separated); dump/restore is
+    /// run only when "dump" is listed.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// The server's --threads (handler permits); default: the server's own default.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Use this `messages` binary instead of building the release one.
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Where the temporary data directories go (default: the system temp dir). The fsync rate
+    /// is measured here, so put it on the disk the server would use.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Keep the data directories (and the server logs) afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+const PIN: &str = "bench-pin-4711";
+/// Messages generated per user at 1x: a full inbox page of 50 (plus the demo's own few).
+const BASE_PER_USER: u64 = 50;
+
+/// One row of the table.
+struct Row {
+    scenario: String,
+    rate: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    errors: Option<u64>,
+    peak_rss_kb: u64,
+    note: String,
+}
+
+struct Bench {
+    options: Options,
+    binary: PathBuf,
+    work_dir: PathBuf,
+    budget: Budget,
+    rows: Vec<Row>,
+    /// Named figures for the summary (rates in req/s).
+    figures: std::collections::BTreeMap<String, f64>,
+    worst_read_p99: (f64, String),
+}
+
+fn main() {
+    let options = Options::parse();
+    if let Err(e) = run(options) {
+        eprintln!("bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(options: Options) -> anyhow::Result<()> {
+    let binary = srv::server_binary(options.binary.clone())?;
+    let base = options.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work_dir = base.join(format!("messages-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let seconds = options
+        .seconds
+        .unwrap_or(if options.quick { 2.0 } else { 5.0 });
+    let budget = Budget {
+        connections: options.connections.max(1),
+        duration: Duration::from_secs_f64(seconds),
+        max_requests: options.max_requests,
+        warmup: 20,
+    };
+    let keep = options.keep;
+    let mut bench = Bench {
+        options,
+        binary,
+        work_dir: work_dir.clone(),
+        budget,
+        rows: Vec::new(),
+        figures: Default::default(),
+        worst_read_p99: (0.0, String::new()),
+    };
+    eprintln!(
+        "bench: {} connections, {seconds} s per scenario, data in {}",
+        bench.budget.connections,
+        work_dir.display()
+    );
+    let outcome = bench.all();
+    bench.print();
+    if keep {
+        eprintln!("data kept in {}", work_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    }
+    outcome
+}
+
+impl Bench {
+    fn wanted(&self, name: &str) -> bool {
+        self.options.only.is_empty() || self.options.only.iter().any(|w| name.contains(w.as_str()))
+    }
+
+    fn all(&mut self) -> anyhow::Result<()> {
+        self.base_phase()?;
+        self.growth_phase(10)?;
+        self.growth_phase(100)?;
+        let n_dump = self.options.dump_messages.unwrap_or(if self.options.quick {
+            100_000
+        } else {
+            1_000_000
+        });
+        if n_dump > 0
+            && (self.options.only.is_empty() || self.options.only.iter().any(|w| w == "dump"))
+        {
+            self.dump_phase(n_dump)?;
+        }
+        Ok(())
+    }
+
+    fn start_server(&self, data_dir: &Path) -> anyhow::Result<Server> {
+        srv::start(&ServeOptions {
+            binary: &self.binary,
+            data_dir,
+            pin: PIN,
+            threads: self.options.threads,
+            extra: &[],
+        })
+    }
+
+    /// Runs one scenario against `server` and adds its row; returns the outcome.
+    fn scenario(
+        &mut self,
+        server: &Server,
+        scenario: Scenario,
+        read: bool,
+        note: &str,
+    ) -> Option<Outcome> {
+        if !self.wanted(&scenario.name) {
+            return None;
+        }
+        eprintln!("  {}", scenario.name);
+        server.rss.take_peak_kb();
+        let outcome = load::run(server.addr, &scenario, self.budget);
+        // One more sample so a short scenario still has one.
+        let peak = server
+            .rss
+            .take_peak_kb()
+            .max(srv::proc_status_kb(server.pid(), "VmRSS").unwrap_or(0));
+        if let Some(error) = &outcome.first_error {
+            eprintln!("    first error: {error}");
+        }
+        let p99 = outcome.quantile_ms(0.99);
+        if read && p99 > self.worst_read_p99.0 {
+            self.worst_read_p99 = (p99, scenario.name.clone());
+        }
+        self.figures.insert(scenario.name.clone(), outcome.rate());
+        self.rows.push(Row {
+            scenario: scenario.name.clone(),
+            rate: Some(outcome.rate()),
+            p50_ms: Some(outcome.quantile_ms(0.5)),
+            p99_ms: Some(p99),
+            errors: Some(outcome.errors),
+            peak_rss_kb: peak,
+            note: note.replace("{bytes}", &outcome.body_bytes.to_string()),
+        });
+        Some(outcome)
+    }
+
+    fn note_row(&mut self, scenario: &str, peak_rss_kb: u64, note: String) {
+        self.rows.push(Row {
+            scenario: scenario.into(),
+            rate: None,
+            p50_ms: None,
+            p99_ms: None,
+            errors: None,
+            peak_rss_kb,
+            note,
+        });
+    }
+
+    /// 1x data: every scenario.
+    fn base_phase(&mut self) -> anyhow::Result<()> {
+        let data_dir = self.work_dir.join("data-1x");
+        eprintln!("loading 1x data ({BASE_PER_USER} messages per user)...");
+        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER)?;
+        let server = self.start_server(&data_dir)?;
+        let addr = server.addr;
+        let who = Credentials::sign_in(addr, &users)?;
+        eprintln!("running 1x scenarios against {addr} (pid {})", server.pid());
+
+        self.scenario(
+            &server,
+            Scenario::new("GET /healthz", 200, |_, _| get("/healthz", "")),
+            true,
+            "",
+        );
+        self.scenario(
+            &server,
+            Scenario::new("GET /login (page)", 200, |_, _| get("/login", "")),
+            true,
+            "{bytes} B body, keep-alive",
+        );
+        self.scenario(
+            &server,
+            Scenario::new("GET /static/app.css", 200, |_, _| {
+                get("/static/app.css", "")
+            }),
+            true,
+            "{bytes} B body, keep-alive",
+        );
+        let cookie = who.cookie_header();
+        self.scenario(
+            &server,
+            Scenario::new("GET /inbox (50/page)", 200, move |_, _| {
+                get("/inbox", &cookie)
+            }),
+            true,
+            "{bytes} B",
+        );
+        let cookie = who.cookie_header();
+        let ids = Arc::new(who.message_ids.clone());
+        self.scenario(
+            &server,
+            Scenario::new("GET /messages/{id}", 200, move |c, n| {
+                let id = &ids[(c + n as usize) % ids.len()];
+                get(&format!("/messages/{id}"), &cookie)
+            }),
+            true,
+            "{bytes} B",
+        );
+        let bearer = who.bearer_header();
+        self.scenario(
+            &server,
+            Scenario::new("API list inbox limit=50", 200, move |_, _| {
+                get("/api/v1/messages?box=inbox&limit=50", &bearer)
+            }),
+            true,
+            "{bytes} B",
+        );
+        let bearer = who.bearer_header();
+        let cursor = who.cursor.clone();
+        self.scenario(
+            &server,
+            Scenario::new("API poll since=cursor", 200, move |_, _| {
+                get(
+                    &format!("/api/v1/messages?box=inbox&since={cursor}"),
+                    &bearer,
+                )
+            }),
+            true,
+            "",
+        );
+
+        // Durable writes: measure the disk first, in the same run and on the same filesystem.
+        let fsyncs = bench::disk::fsync_rate(&data_dir, Duration::from_secs(2), 50_000)?;
+        self.figures.insert("fsync".into(), fsyncs);
+        self.note_row(
+            "fsync (4 KiB write + fdatasync)",
+            0,
+            format!("{fsyncs:.0} fsyncs/s on the data dir's filesystem"),
+        );
+
+        let cookie = who.cookie_header();
+        let csrf = who.compose_csrf.clone();
+        let sent = self.scenario(
+            &server,
+            Scenario::new("POST /messages (form send)", 303, move |c, n| {
+                let title = format!("bench form {c}-{n}");
+                let body = form(&[
+                    ("to", "bob"),
+                    ("title", &title),
+                    ("body", "A message sent by the benchmark."),
+                    ("csrf_token", &csrf),
+                ]);
+                post(
+                    "/messages",
+                    &cookie,
+                    "application/x-www-form-urlencoded",
+                    &body,
+                )
+            }),
+            false,
+            "",
+        );
+        if let (Some(o), Some(row)) = (sent, self.rows.last_mut()) {
+            row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
+        }
+        let bearer = who.bearer_header();
+        let sent = self.scenario(
+            &server,
+            Scenario::new("API send", 201, move |c, n| {
+                let body = format!(r#"{{"to":"bob","title":"bench api {c}-{n}","body":"A message sent by the benchmark."}}"#);
+                post("/api/v1/messages", &bearer, "application/json", body.as_bytes())
+            }),
+            false,
+            "",
+        );
+        if let (Some(o), Some(row)) = (sent, self.rows.last_mut()) {
+            row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
+        }
+        let hwm = server.hwm_kb();
+        server.stop()?;
+        self.note_row(
+            "server 1x (whole run)",
+            hwm,
+            "VmHWM of the server process".into(),
+        );
+        Ok(())
+    }
+
+    /// `factor` times the base messages per user: the inbox page and the API list again.
+    fn growth_phase(&mut self, factor: u64) -> anyhow::Result<()> {
+        let inbox = format!("GET /inbox at {factor}x");
+        let list = format!("API list at {factor}x");
+        if !self.wanted(&inbox) && !self.wanted(&list) {
+            return Ok(());
+        }
+        let data_dir = self.work_dir.join(format!("data-{factor}x"));
+        let per_user = BASE_PER_USER * factor;
+        eprintln!("loading {factor}x data ({per_user} messages per user)...");
+        let (users, _) = bench::disk::load(&data_dir, 3 * per_user)?;
+        let server = self.start_server(&data_dir)?;
+        let who = Credentials::sign_in(server.addr, &users)?;
+        let cookie = who.cookie_header();
+        self.scenario(
+            &server,
+            Scenario::new(inbox.clone(), 200, move |_, _| get("/inbox", &cookie)),
+            true,
+            &format!("{per_user} in inbox"),
+        );
+        let bearer = who.bearer_header();
+        self.scenario(
+            &server,
+            Scenario::new(list.clone(), 200, move |_, _| {
+                get("/api/v1/messages?box=inbox&limit=50", &bearer)
+            }),
+            true,
+            &format!("{per_user} in inbox"),
+        );
+        server.stop()?;
+        let _ = std::fs::remove_dir_all(&data_dir);
+        Ok(())
+    }
+
+    fn dump_phase(&mut self, n_messages: u64) -> anyhow::Result<()> {
+        let data_dir = self.work_dir.join("data-dump");
+        eprintln!("loading {n_messages} messages for dump and restore...");
+        let (_, load_seconds) = bench::disk::load(&data_dir, n_messages)?;
+        self.note_row(
+            &format!("load {n_messages} messages (in-process)"),
+            0,
+            format!("{load_seconds:.1} s"),
+        );
+        eprintln!("dump and restore...");
+        let result =
+            bench::disk::dump_and_restore(&self.binary, &data_dir, &self.work_dir, n_messages)?;
+        self.figures
+            .insert("dump_seconds".into(), result.dump_seconds);
+        self.figures
+            .insert("restore_seconds".into(), result.restore_seconds);
+        self.figures
+            .insert("dump_peak_mb".into(), result.dump_peak_kb as f64 / 1024.0);
+        self.figures.insert(
+            "restore_peak_mb".into(),
+            result.restore_peak_kb as f64 / 1024.0,
+        );
+        self.note_row(
+            &format!("dump {} messages", result.n_messages),
+            result.dump_peak_kb,
+            format!(
+                "{:.1} s, {:.0} MB file",
+                result.dump_seconds,
+                result.dump_bytes as f64 / 1e6
+            ),
+        );
+        self.note_row(
+            &format!("restore {} messages", result.n_messages),
+            result.restore_peak_kb,
+            format!("{:.1} s", result.restore_seconds),
+        );
+        let _ = std::fs::remove_dir_all(&data_dir);
+        Ok(())
+    }
+
+    fn print(&self) {
+        println!();
+        println!(
+            "{:<34} {:>10} {:>9} {:>9} {:>7} {:>9}  note",
+            "scenario", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS"
+        );
+        println!("{}", "-".repeat(100));
+        let num = |v: Option<f64>, precision: usize| {
+            v.map_or("-".to_string(), |v| format!("{v:.precision$}"))
+        };
+        for row in &self.rows {
+            let rss = if row.peak_rss_kb == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.1} MB", row.peak_rss_kb as f64 / 1024.0)
+            };
+            println!(
+                "{:<34} {:>10} {:>9} {:>9} {:>7} {:>9}  {}",
+                row.scenario,
+                num(row.rate, 0),
+                num(row.p50_ms, 2),
+                num(row.p99_ms, 2),
+                row.errors.map_or("-".to_string(), |e| e.to_string()),
+                rss,
+                row.note
+            );
+        }
+        self.print_targets();
+    }
+
+    fn print_targets(&self) {
+        let f = |name: &str| self.figures.get(name).copied();
+        println!();
+        println!("targets (issue 7), informational only:");
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+        if let Some(r) = ratio(f("GET /inbox (50/page)"), f("GET /healthz")) {
+            println!(
+                "  inbox / healthz                  {:>6.0}%   (target >= 50%)",
+                r * 100.0
+            );
+        }
+        if let Some(r) = ratio(f("GET /messages/{id}"), f("GET /healthz")) {
+            println!("  message page / healthz           {:>6.0}%", r * 100.0);
+        }
+        if let Some(r) = ratio(f("API list inbox limit=50"), f("GET /healthz")) {
+            println!("  API list / healthz               {:>6.0}%", r * 100.0);
+        }
+        if let Some(r) = ratio(f("API send"), f("GET /healthz")) {
+            println!("  API send / healthz               {:>6.0}%", r * 100.0);
+        }
+        for factor in [10, 100] {
+            if let Some(r) = ratio(
+                f(&format!("GET /inbox at {factor}x")),
+                f("GET /inbox (50/page)"),
+            ) {
+                println!(
+                    "  inbox at {factor:>3}x / 1x              {:>6.0}%   (target >= 80% at 100x)",
+                    r * 100.0
+                );
+            }
+            if let Some(r) = ratio(
+                f(&format!("API list at {factor}x")),
+                f("API list inbox limit=50"),
+            ) {
+                println!(
+                    "  API list at {factor:>3}x / 1x           {:>6.0}%   (target >= 80% at 100x)",
+                    r * 100.0
+                );
+            }
+        }
+        if let Some(fsync) = f("fsync") {
+            for name in ["POST /messages (form send)", "API send"] {
+                if let Some(rate) = f(name) {
+                    println!(
+                        "  {name:<32} {rate:>6.0}/s = {:.2}x the fsync rate   (target >= 2x and >= 1000/s)",
+                        rate / fsync
+                    );
+                }
+            }
+        }
+        if self.worst_read_p99.0 > 0.0 {
+            println!(
+                "  worst read p99                   {:>6.2} ms ({})   (target < 25 ms)",
+                self.worst_read_p99.0, self.worst_read_p99.1
+            );
+        }
+        let peak = self
+            .rows
+            .iter()
+            .filter(|r| r.rate.is_some())
+            .map(|r| r.peak_rss_kb)
+            .max()
+            .unwrap_or(0);
+        println!(
+            "  server peak RSS                  {:>6.1} MB   (target < 64 MB)",
+            peak as f64 / 1024.0
+        );
+        if let (Some(d), Some(r)) = (f("dump_seconds"), f("restore_seconds")) {
+            println!(
+                "  dump / restore                   {d:.1} s, {:.0} MB / {r:.1} s, {:.0} MB   (target < 60 s and < 100 MB each)",
+                f("dump_peak_mb").unwrap_or(0.0),
+                f("restore_peak_mb").unwrap_or(0.0)
+            );
+        }
+    }
+}
+
+/// alice's browser session, its compose form token, an API token, and her inbox.
+struct Credentials {
+    session: String,
+    compose_csrf: String,
+    token: String,
+    message_ids: Vec<String>,
+    cursor: String,
+}
+
+impl Credentials {
+    fn sign_in(addr: SocketAddr, users: &[(String, String)]) -> anyhow::Result<Self> {
+        let (username, password) = users
+            .iter()
+            .find(|(u, _)| u == "alice")
+            .context("no demo user alice")?;
+        let session = http::login(addr, username, password)?;
+        let compose_csrf = http::session_csrf(addr, &session, "/compose")?;
+        let token = http::api_token(addr, username, password)?;
+        let list = http::api_get(addr, &token, "/api/v1/messages?box=inbox&limit=50")?;
+        let message_ids: Vec<String> = list["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        if message_ids.is_empty() {
+            anyhow::bail!("alice's inbox is empty");
+        }
+        let cursor = list["cursor"].as_str().unwrap_or("0").to_string();
+        Ok(Credentials {
+            session,
+            compose_csrf,
+            token,
+            message_ids,
+            cursor,
+        })
+    }
+
+    fn cookie_header(&self) -> String {
+        format!("Cookie: session={}\r\n", self.session)
+    }
+
+    fn bearer_header(&self) -> String {
+        format!("Authorization: Bearer {}\r\n", self.token)
+    }
+}
