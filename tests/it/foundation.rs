@@ -28,13 +28,22 @@ fn dump_to(dir: &Path, file: &Path) {
     assert!(output.status.success(), "dump failed: {}", stderr(&output));
 }
 
-/// The dump's lines without its header (which holds the time it was made).
+/// The dump's lines without its header (which holds the time it was made) and without the
+/// trailer's checksum (which covers the header, so it differs whenever two dumps are taken in
+/// different seconds); the trailer's counts stay.
 fn records(file: &Path) -> Vec<String> {
-    fs::read_to_string(file)
-        .unwrap()
-        .lines()
+    records_of(&fs::read_to_string(file).unwrap())
+}
+
+fn records_of(dump: &str) -> Vec<String> {
+    dump.lines()
         .skip(1)
-        .map(str::to_string)
+        .map(|line| {
+            line.split(",\"sha256\":")
+                .next()
+                .unwrap_or(line)
+                .to_string()
+        })
         .collect()
 }
 
@@ -230,8 +239,7 @@ fn a_dump_of_a_live_server_equals_one_taken_after_stopping_it() {
     let stopped = temp.path().join("stopped.dump");
     dump_to(&server.dir, &stopped);
     assert_same_records(&records(&live), &records(&stopped));
-    let piped_records: Vec<String> = stdout(&piped).lines().skip(1).map(str::to_string).collect();
-    assert_eq!(piped_records, records(&stopped));
+    assert_eq!(records_of(&stdout(&piped)), records(&stopped));
 }
 
 #[test]
