@@ -168,10 +168,11 @@ pub struct ServeArgs {
     /// Login, token, registration and reset attempts per IP address and per account per minute.
     #[arg(long, env = "MESSAGES_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
     pub attempts_per_minute: u32,
-    /// Days the deleted-message log keeps an entry.
+    /// Days the deleted-message log keeps an entry (0: none survives the next housekeeping pass,
+    /// which runs at start and every five minutes).
     #[arg(long, env = "MESSAGES_DELETED_KEEP_DAYS", default_value_t = 90)]
     pub deleted_keep_days: u64,
-    /// Days security events are kept.
+    /// Days security events are kept (0: as for --deleted-keep-days).
     #[arg(long, env = "MESSAGES_AUDIT_KEEP_DAYS", default_value_t = 365)]
     pub audit_keep_days: u64,
 }
