@@ -6,7 +6,7 @@ use minijinja::{Value, context};
 use rouille::Response;
 
 use super::forms::{self, FieldErrors};
-use super::{Call, member, member_form, member_page};
+use super::{Call, member, member_form, member_page, templates};
 use crate::app::mail::MessageView;
 use crate::model::{Mailbox, MessageId};
 
@@ -20,7 +20,9 @@ fn done_notice(call: &Call<'_>) -> &'static str {
     }
 }
 
-fn row(message: &MessageView, mailbox: Mailbox) -> Value {
+/// One list row. Both renderings of the time are made here rather than by the `iso` and `when`
+/// filters: fifty filter calls (each reading the clock) were a tenth of the page's cost.
+fn row(message: &MessageView, mailbox: Mailbox, now: time::OffsetDateTime) -> Value {
     let correspondent = match mailbox {
         Mailbox::Inbox => message.from.as_str(),
         Mailbox::Sent => message.to.as_str(),
@@ -29,7 +31,8 @@ fn row(message: &MessageView, mailbox: Mailbox) -> Value {
         id => message.id.to_string(),
         correspondent,
         title => message.title.as_str(),
-        sent_at => message.sent_at.0,
+        iso => message.sent_at.rfc3339(),
+        when => templates::when_at(message.sent_at.0, now),
         unread => mailbox == Mailbox::Inbox && !message.read,
     }
 }
@@ -60,7 +63,8 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         Ok(page) => page,
         Err(error) => return forms::error_response(call, &error),
     };
-    let rows: Vec<Value> = page.messages.iter().map(|m| row(m, mailbox)).collect();
+    let now = time::OffsetDateTime::now_utc();
+    let rows: Vec<Value> = page.messages.iter().map(|m| row(m, mailbox, now)).collect();
     let ctx = context! {
         mailbox => mailbox.as_str(),
         messages => rows,

@@ -99,10 +99,15 @@ fn datetime(seconds: i64) -> Option<time::OffsetDateTime> {
 
 /// A short human time in UTC: "14:03" today, "24 Nov 14:03" this year, else with the year.
 fn when(seconds: i64) -> String {
+    when_at(seconds, time::OffsetDateTime::now_utc())
+}
+
+/// [`when`] against a given "now", so a page of rows reads the clock once (the mailbox list
+/// formats its rows' times in Rust: a filter call per row was a tenth of the page's cost).
+pub fn when_at(seconds: i64, now: time::OffsetDateTime) -> String {
     let Some(at) = datetime(seconds) else {
         return String::new();
     };
-    let now = time::OffsetDateTime::now_utc();
     let format = if at.date() == now.date() {
         time::macros::format_description!("[hour]:[minute] UTC")
     } else if at.year() == now.year() {
