@@ -120,7 +120,7 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS.
     #[arg(long, env = "MESSAGES_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Handlers running at once (default: 8 per CPU, at least 8).
+    /// Handlers running at once (default: 32 per CPU, at least 64).
     #[arg(long, env = "MESSAGES_THREADS")]
     pub threads: Option<usize>,
     /// Directory of the daily log files (default: DATA_DIR/logs).
