@@ -1,0 +1,89 @@
+//! Black-box tests of the web pages against the real binary: every flow of PRODUCT.md
+//! section 3 and the attacks of section 5 (CSRF, other people's messages, stale sessions,
+//! script injection, user enumeration at reset), spoken over raw HTTP like a browser would.
+
+mod accounts;
+mod attacks;
+mod mail;
+mod meter;
+
+use crate::util::client::{self, Response};
+use crate::util::web::{self, Browser, OTHER_PASSWORD, PASSWORD, csrf_token, message_ids};
+use crate::util::{PIN, Server};
+
+fn text(response: &Response) -> String {
+    response.text()
+}
+
+/// The error paragraph of a field, tied to its input by aria-describedby.
+fn field_error(html: &str, field: &str) -> Option<String> {
+    let marker = format!("id=\"{field}-error\"");
+    let start = html.find(&marker)?;
+    let rest = &html[start..];
+    let end = rest.find("</p>")?;
+    let inner = &rest[..end];
+    Some(inner.rsplit('>').next().unwrap_or("").to_string())
+}
+
+fn assert_field_error(response: &Response, field: &str, contains: &str) {
+    let html = text(response);
+    let message =
+        field_error(&html, field).unwrap_or_else(|| panic!("no error for {field} in: {html}"));
+    assert!(
+        message.contains(contains),
+        "error for {field} is {message:?}, wanted {contains:?}"
+    );
+    assert!(
+        html.contains(&format!("aria-describedby=\"{field}-error\""))
+            || html.contains(&format!("{field}-error\"")) && html.contains("aria-invalid=\"true\""),
+        "error for {field} is tied to its input"
+    );
+}
+
+/// A reset page with the parts that legitimately differ (the question, the CSRF token)
+/// blanked, so pages for two users can be compared structurally.
+fn normalised(html: &str, question: &str) -> String {
+    let token = csrf_token(html);
+    html.replace(&token, "TOKEN").replace(question, "QUESTION")
+}
+
+fn question_of(html: &str) -> String {
+    let marker = "id=\"question-text\">";
+    let start = html.find(marker).expect("question shown") + marker.len();
+    html[start..]
+        .split('<')
+        .next()
+        .expect("question")
+        .to_string()
+}
+
+/// One request over TLS to the real binary, trusting `cert`.
+fn tls_request(
+    addr: std::net::SocketAddr,
+    cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    use std::io::Write;
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let session =
+        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().expect("name"))
+            .expect("session");
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(client::IO_TIMEOUT))
+        .expect("timeout");
+    let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(session, tcp));
+    let request = client::render_request("localhost", method, path, headers, body);
+    tls.get_mut().write_all(&request).expect("request over TLS");
+    client::read_response(&mut tls, method == "HEAD").expect("response over TLS")
+}
