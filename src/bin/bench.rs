@@ -346,12 +346,25 @@ impl Bench {
             row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
         }
         let hwm = server.hwm_kb();
-        server.stop()?;
+        let stats = server.stop()?;
         self.note_row(
             "server 1x (whole run)",
             hwm,
             "VmHWM of the server process".into(),
         );
+        // The writer's own count: how many changes (nearly all of them the sends above) shared
+        // each durable commit. redb's two-phase commit costs two fdatasyncs per commit.
+        if let Some(stats) = stats {
+            let per_commit = stats.n_changes as f64 / stats.n_commits.max(1) as f64;
+            self.note_row(
+                "group commit (server's count)",
+                0,
+                format!(
+                    "{} changes in {} commits: {per_commit:.1} per commit",
+                    stats.n_changes, stats.n_commits
+                ),
+            );
+        }
         Ok(())
     }
 

@@ -72,6 +72,14 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub rss: RssSampler,
+    stderr_log: PathBuf,
+}
+
+/// What the server's database writer said about group commit when it stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterStats {
+    pub n_changes: u64,
+    pub n_commits: u64,
 }
 
 impl Server {
@@ -85,14 +93,15 @@ impl Server {
     }
 
     /// SIGTERM, then wait (SIGKILL after 15 s).
-    pub fn stop(mut self) -> anyhow::Result<()> {
+    /// Returns what the database writer said about group commit.
+    pub fn stop(mut self) -> anyhow::Result<Option<WriterStats>> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
-                return Ok(());
+                return Ok(writer_stats(&self.stderr_log));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -110,6 +119,23 @@ impl Drop for Server {
     }
 }
 
+/// Parses `database writer: N changes in M commits` from the server's log.
+fn writer_stats(log: &Path) -> Option<WriterStats> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("database writer: "))?;
+    let rest = &line[line.find("database writer: ")? + "database writer: ".len()..];
+    let mut words = rest.split_whitespace();
+    let n_changes = words.next()?.parse().ok()?;
+    let n_commits = words.nth(2)?.parse().ok()?;
+    Some(WriterStats {
+        n_changes,
+        n_commits,
+    })
+}
+
 pub struct ServeOptions<'a> {
     pub binary: &'a Path,
     pub data_dir: &'a Path,
@@ -120,7 +146,8 @@ pub struct ServeOptions<'a> {
 
 pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
     let log_dir = options.data_dir.join("logs");
-    let stderr = std::fs::File::create(options.data_dir.join("server-stderr.log"))?;
+    let stderr_log = options.data_dir.join("server-stderr.log");
+    let stderr = std::fs::File::create(&stderr_log)?;
     let mut command = Command::new(options.binary);
     command
         .arg("serve")
@@ -160,7 +187,12 @@ pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
         .parse()
         .with_context(|| format!("bad address {addr}"))?;
     let rss = RssSampler::start(child.id());
-    Ok(Server { child, addr, rss })
+    Ok(Server {
+        child,
+        addr,
+        rss,
+        stderr_log,
+    })
 }
 
 /// Runs a command to completion, sampling its peak resident memory (VmHWM, read until it
