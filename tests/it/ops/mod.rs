@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::util::client::tls_request;
 use crate::util::client::{self, Client, Response};
 use crate::util::{self, PIN, Server, files_under, run, stderr, stdout};
 
@@ -178,35 +179,6 @@ fn self_signed() -> Tls {
         _dir: dir,
         cert,
     }
-}
-
-/// One request over TLS to `addr`, trusting only `cert`, verifying the name `server_name`.
-fn tls_request(
-    addr: SocketAddr,
-    cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
-    server_name: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).expect("name");
-    let session = rustls::ClientConnection::new(Arc::new(config), name).expect("session");
-    let tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(client::IO_TIMEOUT))
-        .expect("timeout");
-    let mut tls = io::BufReader::new(rustls::StreamOwned::new(session, tcp));
-    let request = client::render_request(server_name, method, path, headers, body);
-    tls.get_mut().write_all(&request).expect("request over TLS");
-    client::read_response(&mut tls, method == "HEAD").expect("response over TLS")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ fn question_of(html: &str) -> String {
         .to_string()
 }
 
-/// One request over TLS to the real binary, trusting `cert`.
+/// One request over TLS to the real binary, trusting `cert`, as `localhost`.
 fn tls_request(
     addr: std::net::SocketAddr,
     cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
@@ -66,24 +66,5 @@ fn tls_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    use std::io::Write;
-    use std::sync::Arc;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let session =
-        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().expect("name"))
-            .expect("session");
-    let tcp = std::net::TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(client::IO_TIMEOUT))
-        .expect("timeout");
-    let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(session, tcp));
-    let request = client::render_request("localhost", method, path, headers, body);
-    tls.get_mut().write_all(&request).expect("request over TLS");
-    client::read_response(&mut tls, method == "HEAD").expect("response over TLS")
+    client::tls_request(addr, cert, "localhost", method, path, headers, body)
 }
