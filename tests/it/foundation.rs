@@ -47,6 +47,21 @@ fn records_of(dump: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs `restore` of `dump` into `target` with the key file `key`.
+fn restore_with_key(target: &Path, dump: &Path, key: &Path, force: bool) -> std::process::Output {
+    let mut args = vec![
+        "restore",
+        "--input",
+        dump.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ];
+    if force {
+        args.push("--force");
+    }
+    run(target, &args, b"")
+}
+
 /// Asserts two dumps hold the same records, showing the first difference.
 fn assert_same_records(a: &[String], b: &[String]) {
     for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
@@ -185,17 +200,7 @@ fn dump_restore_dump_round_trip_keeps_every_record() {
 
     let target = temp.path().join("target");
     let key = source.join("key");
-    let output = run(
-        &target,
-        &[
-            "restore",
-            "--input",
-            first.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let output = restore_with_key(&target, &first, &key, false);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -435,17 +440,7 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     fs::write(&crafted, body).unwrap();
     let target = temp.path().join("target");
     let key = source.join("key");
-    let output = run(
-        &target,
-        &[
-            "restore",
-            "--input",
-            crafted.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let output = restore_with_key(&target, &crafted, &key, false);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("inconsistent"),
