@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::crypto::{DataKey, PasswordHasher};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Timestamp, Username};
 use crate::store::Store;
 use crate::store::records::EventRecord;
@@ -181,11 +181,6 @@ pub fn escape_for_log(text: &str) -> String {
         }
     }
     out
-}
-
-/// Parses a username from a form or API field into the domain type, or a field error.
-pub fn username(input: &str) -> Result<Username> {
-    Username::parse(input).map_err(Error::from)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod tables;
 pub mod users;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase};
@@ -67,7 +67,6 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
     db: Arc<Database>,
     writer: writer::Writer,
 }
@@ -86,7 +85,7 @@ impl Store {
         migrate(&db, &path)?;
         let writer = writer::Writer::start(db.clone());
         Ok(Store {
-            inner: Arc::new(Inner { path, db, writer }),
+            inner: Arc::new(Inner { db, writer }),
         })
     }
 
@@ -100,16 +99,8 @@ impl Store {
         migrate(&db, path)?;
         let writer = writer::Writer::start(db.clone());
         Ok(Store {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                db,
-                writer,
-            }),
+            inner: Arc::new(Inner { db, writer }),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     /// Runs `work` in a write transaction and returns once its commit is durable. `work` must
