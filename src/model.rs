@@ -159,7 +159,7 @@ impl fmt::Display for MessageId {
 }
 
 /// Which side of a conversation a mailbox shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mailbox {
     Inbox,
     Sent,

@@ -8,9 +8,9 @@ use super::{App, Client, event, security_event};
 use crate::crypto::{message_aad, random_u128};
 use crate::error::{Error, Result};
 use crate::model::{Body, Invalid, Mailbox, MessageId, SYSTEM_SENDER, Timestamp, Title, Username};
-use crate::store::Tx;
-use crate::store::messages::{MailboxEntry, MessageDraft};
+use crate::store::messages::{MailboxEntry, MessageDraft, Position};
 use crate::store::records::Sealed;
+use crate::store::{Rx, Tx};
 
 /// A message as a member sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,42 @@ pub struct Page {
     pub next_cursor: Option<u64>,
     /// The newest message of this mailbox at the time of the call (0 when empty).
     pub cursor: u64,
+}
+
+/// The index side of a listing page; see [`App::listing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub positions: Vec<Position>,
+    /// Older messages remain (the page has a "next" link).
+    pub more: bool,
+    pub unread: u64,
+}
+
+impl Listing {
+    /// The `before` position of the next (older) page, if there is one.
+    pub fn next_cursor(&self) -> Option<u64> {
+        if self.more {
+            self.positions.last().map(|p| p.seq)
+        } else {
+            None
+        }
+    }
+}
+
+fn read_listing(
+    rx: &Rx,
+    user: &Username,
+    mailbox: Mailbox,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Listing> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let (positions, more) = rx.mailbox_index(user.as_str(), mailbox, before, limit)?;
+    Ok(Listing {
+        positions,
+        more,
+        unread: rx.unread_count(user.as_str())?,
+    })
 }
 
 /// What arrived after a cursor, oldest first, and the new position.
@@ -199,6 +235,41 @@ impl App {
             next_cursor,
             cursor,
         })
+    }
+
+    /// What a listing page of `mailbox` shows besides the messages themselves: its positions,
+    /// whether older ones remain, and the member's unread count, from one snapshot. Two equal
+    /// listings list the same messages with the same marks, since a stored message never
+    /// changes; the pages use that to reuse a rendering.
+    pub fn listing(
+        &self,
+        user: &Username,
+        mailbox: Mailbox,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Listing> {
+        self.store
+            .read(|rx| read_listing(rx, user, mailbox, before, limit))
+    }
+
+    /// A listing page with its messages opened, and its [`Listing`], from one snapshot.
+    pub fn listing_page(
+        &self,
+        user: &Username,
+        mailbox: Mailbox,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Listing, Vec<MessageView>)> {
+        let (listing, entries) = self.store.read(|rx| {
+            let listing = read_listing(rx, user, mailbox, before, limit)?;
+            let entries = rx.entries_at(&listing.positions)?;
+            Ok((listing, entries))
+        })?;
+        let messages = entries
+            .into_iter()
+            .map(|e| self.open_entry(e))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((listing, messages))
     }
 
     /// What arrived after `since`, oldest first (at most `limit`), and the new cursor.

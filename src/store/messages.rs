@@ -33,6 +33,15 @@ pub struct MailboxEntry {
     pub read: bool,
 }
 
+/// One place in a mailbox index: the message's seq and id, and (in an inbox) whether it was
+/// read. Sent boxes have no read mark and report `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub id: u128,
+    pub read: bool,
+}
+
 /// A message a user may see, with its sealed body.
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
@@ -52,34 +61,61 @@ impl Rx {
         before: Option<u64>,
         limit: usize,
     ) -> Result<(Vec<MailboxEntry>, bool)> {
+        let (positions, more) = self.mailbox_index(user, mailbox, before, limit)?;
+        Ok((self.entries_at(&positions)?, more))
+    }
+
+    /// The messages at `positions`, in that order.
+    pub fn entries_at(&self, positions: &[Position]) -> Result<Vec<MailboxEntry>> {
+        self.entries(positions.iter().map(|p| (p.id, p.read)).collect())
+    }
+
+    /// The index part of [`Rx::mailbox_page`]: the positions a page lists, without reading the
+    /// messages themselves (a few index leaves, however large the mailbox).
+    pub fn mailbox_index(
+        &self,
+        user: &str,
+        mailbox: Mailbox,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Position>, bool)> {
         let upper = before.unwrap_or(u64::MAX);
-        let mut ids: Vec<(u128, bool)> = Vec::with_capacity(limit);
+        let mut positions: Vec<Position> = Vec::with_capacity(limit);
         let mut more = false;
         match mailbox {
             Mailbox::Inbox => {
                 let table = self.txn.open_table(INBOX)?;
                 for entry in table.range((user, 0u64)..(user, upper))?.rev() {
-                    if ids.len() == limit {
+                    if positions.len() == limit {
                         more = true;
                         break;
                     }
-                    let (_, value) = entry?;
-                    ids.push(value.value());
+                    let (key, value) = entry?;
+                    let (id, read) = value.value();
+                    positions.push(Position {
+                        seq: key.value().1,
+                        id,
+                        read,
+                    });
                 }
             }
             Mailbox::Sent => {
                 let table = self.txn.open_table(SENT)?;
                 for entry in table.range((user, 0u64)..(user, upper))?.rev() {
-                    if ids.len() == limit {
+                    if positions.len() == limit {
                         more = true;
                         break;
                     }
-                    let (_, value) = entry?;
-                    ids.push((value.value(), true));
+                    let (key, value) = entry?;
+                    positions.push(Position {
+                        seq: key.value().1,
+                        id: value.value(),
+                        read: true,
+                    });
                 }
             }
         }
-        Ok((self.entries(ids)?, more))
+        Ok((positions, more))
     }
 
     /// Everything that arrived in a mailbox after `after`, oldest first, at most `limit`.

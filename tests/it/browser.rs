@@ -184,18 +184,20 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
 
     // Bob finds it in his inbox, unread, reads it and deletes it.
     log_in(&driver, &mut console, &base, "bob", OTHER_PASSWORD);
-    let newest = driver.text(".mail-item:first-child");
+    let newest = driver.text(".mail-list li:first-child");
     assert!(
         newest.contains("Lunch on Friday?") && newest.contains("alice"),
         "newest first: {newest}"
     );
     assert!(
-        driver.try_find(".mail-item.unread:first-child").is_some(),
+        driver
+            .try_find(".mail-list li.unread:first-child")
+            .is_some(),
         "unread marker"
     );
     assert!(driver.text("#unread-count").contains("4 unread"));
     shoot(&driver, "inbox");
-    driver.click(".mail-item:first-child a");
+    driver.click(".mail-list li:first-child a");
     driver.wait_for_url(|u| u.contains("/messages/"));
     assert_eq!(driver.text(".message-title"), "Lunch on Friday?");
     assert!(

@@ -6,6 +6,7 @@ use minijinja::{Value, context};
 use rouille::Response;
 
 use super::forms::{self, FieldErrors};
+use super::listing_cache::PageKey;
 use super::{Call, member, member_form, member_page, templates};
 use crate::app::mail::MessageView;
 use crate::model::{Mailbox, MessageId};
@@ -37,6 +38,9 @@ fn row(message: &MessageView, mailbox: Mailbox, now: time::OffsetDateTime) -> Va
     }
 }
 
+/// The inbox or sent page. A page rendered before is reused when a fresh read of its listing
+/// (one index range and the unread count) equals the one it was made from; see
+/// `listing_cache` for why that is enough.
 pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
     let session = match member(call) {
         Ok(session) => session,
@@ -55,24 +59,51 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
             }
         },
     };
-    let page = match call
-        .web
-        .app
-        .mailbox(&session.username, mailbox, before, PAGE_SIZE)
+    let now = time::OffsetDateTime::now_utc();
+    let key = PageKey {
+        user: session.username.to_string(),
+        mailbox,
+        before,
+        notice: done_notice(call),
+        day: now.unix_timestamp().div_euclid(86_400),
+    };
+    let app = &call.web.app;
+    let listings = &call.web.pages.listings;
+    let kept = app
+        .listing(&session.username, mailbox, before, PAGE_SIZE)
+        .ok()
+        .and_then(|listing| listings.get(&key, &listing));
+    if let Some(page) = kept {
+        return Response::html(page.html(&session.csrf));
+    }
+    let (listing, messages) = match app.listing_page(&session.username, mailbox, before, PAGE_SIZE)
     {
-        Ok(page) => page,
+        Ok(found) => found,
         Err(error) => return forms::error_response(call, &error),
     };
-    let now = time::OffsetDateTime::now_utc();
-    let rows: Vec<Value> = page.messages.iter().map(|m| row(m, mailbox, now)).collect();
+    let rows: Vec<Value> = messages.iter().map(|m| row(m, mailbox, now)).collect();
+    let next_cursor = listing
+        .next_cursor()
+        .and_then(|seq| app.cursor_token(&session.username, mailbox, seq).ok());
     let ctx = context! {
         mailbox => mailbox.as_str(),
         messages => rows,
-        next_cursor => page.next_cursor.and_then(|seq| call.web.app.cursor_token(&session.username, mailbox, seq).ok()),
+        next_cursor,
         older_page => before.is_some(),
-        notice => done_notice(call),
+        notice => key.notice,
+        ..templates::member_context_with(&session, mailbox.as_str(), listing.unread, listings.marker())
     };
-    member_page(call, &session, mailbox.as_str(), "mailbox.html", 200, ctx)
+    match call.web.pages.templates.render("mailbox.html", ctx) {
+        Ok(html) => Response::html(listings.put(key, listing, &html).html(&session.csrf)),
+        Err(error) => {
+            tracing::error!("rendering failed id={}: {error}", call.ctx.request_id);
+            call.web.pages.error_page(
+                500,
+                "Something went wrong on our side.",
+                call.ctx.request_id,
+            )
+        }
+    }
 }
 
 fn compose_page(

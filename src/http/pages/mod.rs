@@ -9,6 +9,7 @@
 mod account;
 mod auth_pages;
 mod forms;
+mod listing_cache;
 mod mail_pages;
 mod meter;
 mod session;
@@ -27,6 +28,8 @@ pub struct Pages {
     /// The strength meter's per-IP limit, kept apart from the login limits so typing a
     /// password never locks anyone out of signing in.
     meter_throttle: Throttle,
+    /// Rendered inbox and sent pages, reused while their listing is unchanged.
+    listings: listing_cache::ListingCache,
 }
 
 impl Pages {
@@ -38,6 +41,7 @@ impl Pages {
         Ok(Pages {
             templates: templates::Templates::new()?,
             meter_throttle,
+            listings: listing_cache::ListingCache::new()?,
         })
     }
 

@@ -129,5 +129,10 @@ fn iso(seconds: i64) -> String {
 /// What every signed-in page's layout shows: who, the unread count, the logout token.
 pub fn member_context(call: &Call<'_>, session: &Session, active: &str) -> Value {
     let unread = call.web.app.unread_count(&session.username).unwrap_or(0);
-    context! { user => session.username.as_str(), unread, csrf => session.csrf.as_str(), active }
+    member_context_with(session, active, unread, &session.csrf)
+}
+
+/// [`member_context`] with the unread count already read and the token to print given.
+pub fn member_context_with(session: &Session, active: &str, unread: u64, csrf: &str) -> Value {
+    context! { user => session.username.as_str(), unread, csrf, active }
 }

@@ -42,7 +42,7 @@ fn compose_read_and_delete_with_unread_markers() {
 
     let inbox = text(&bob.get("/inbox"));
     assert!(inbox.contains("1 unread message"), "{inbox}");
-    assert!(inbox.contains("mail-item unread"), "unread marker");
+    assert!(inbox.contains("<li class=\"unread\">"), "unread marker");
     assert!(inbox.contains("Lunch on Friday?") && inbox.contains("alice"));
     let ids = message_ids(&inbox);
     assert_eq!(ids.len(), 1);
@@ -58,7 +58,7 @@ fn compose_read_and_delete_with_unread_markers() {
     );
     let inbox = text(&bob.get("/inbox"));
     assert!(
-        inbox.contains("No unread messages") && !inbox.contains("mail-item unread"),
+        inbox.contains("No unread messages") && !inbox.contains("<li class=\"unread\">"),
         "reading marks read"
     );
 
@@ -202,4 +202,67 @@ fn script_in_titles_and_bodies_is_shown_as_text() {
     // A compose link with script in its query is escaped too.
     let compose = text(&bob.get("/compose?to=%22%3E%3Cscript%3Ex%3C%2Fscript%3E"));
     assert!(!compose.contains("\"><script>x"));
+}
+
+/// The inbox page is rendered once and reused while nothing in it changes; what is reused must
+/// never carry another session's CSRF token, another member's mail, or a stale unread mark.
+#[test]
+fn a_reused_mailbox_page_is_fresh_and_carries_the_sessions_own_token() {
+    let server = Server::start();
+    let addr = server.addr;
+    web::register(addr, "alice", "Alice", PASSWORD);
+    web::register(addr, "bob", "Bob", OTHER_PASSWORD);
+    let mut alice = web::login(addr, "alice", PASSWORD);
+    assert_eq!(
+        web::send(&mut alice, "bob", "Garden plans", "Roses?").status,
+        303
+    );
+    let mut first = web::login(addr, "bob", OTHER_PASSWORD);
+    let mut second = web::login(addr, "bob", OTHER_PASSWORD);
+
+    let page_first = text(&first.get("/inbox"));
+    assert_eq!(
+        text(&first.get("/inbox")),
+        page_first,
+        "a reload is the same page"
+    );
+    let page_second = text(&second.get("/inbox"));
+    let (token_first, token_second) = (csrf_token(&page_first), csrf_token(&page_second));
+    assert_ne!(token_first, token_second, "each session has its own token");
+    assert!(
+        !page_second.contains(&token_first),
+        "no other session's token"
+    );
+    assert_eq!(
+        page_first.replace(&token_first, &token_second),
+        page_second,
+        "the token is the only part that differs between the sessions"
+    );
+
+    // The other session's token is refused; the page's own one works.
+    let refused = second.post_raw("/logout", &[("csrf_token", &token_first)]);
+    assert_eq!(refused.status, 403);
+    let logged_out = second.post_raw("/logout", &[("csrf_token", &token_second)]);
+    assert_eq!(logged_out.status, 303);
+    assert!(web::is_login_redirect(&second.get("/inbox")));
+
+    // Another member never gets bob's page, and bob's page follows every change.
+    let alice_inbox = text(&alice.get("/inbox"));
+    assert!(alice_inbox.contains("Your inbox is empty") && !alice_inbox.contains("Garden plans"));
+    assert_eq!(
+        web::send(&mut alice, "bob", "Second note", "Tulips.").status,
+        303
+    );
+    let page = text(&first.get("/inbox"));
+    assert!(
+        page.contains("2 unread messages") && page.contains("Second note"),
+        "{page}"
+    );
+    let id = message_ids(&page)[0].clone();
+    assert_eq!(first.get(&format!("/messages/{id}")).status, 200);
+    let page = text(&first.get("/inbox"));
+    assert!(page.contains("1 unread message"), "{page}");
+    assert_eq!(page.matches("<li class=\"unread\">").count(), 1, "{page}");
+    let sent = text(&alice.get("/sent"));
+    assert!(sent.contains("Second note") && sent.contains("Garden plans"));
 }
