@@ -11,6 +11,7 @@ use super::{App, Client, account_key, event, security_event};
 use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
+use crate::store::Rx;
 use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
 
 /// A signed-in browser session, as a request sees it.
@@ -149,22 +150,45 @@ impl App {
 
     /// The session behind a cookie secret, if it is live; refreshes `last_seen` now and then.
     pub fn session(&self, secret: &str) -> Result<Option<Session>> {
+        Ok(self
+            .session_with(secret, |_, _| Ok(()))?
+            .map(|(session, ())| session))
+    }
+
+    /// [`App::session`], and `also` run for a live session's member in the same read snapshot
+    /// (so a page that needs both reads the database once).
+    pub(crate) fn session_with<R>(
+        &self,
+        secret: &str,
+        also: impl FnOnce(&Rx, &Username) -> Result<R>,
+    ) -> Result<Option<(Session, R)>> {
         let hash = sha256(secret.as_bytes());
-        let Some(record) = self
-            .store
-            .read(|rx| rx.credential::<SessionRecord>(&hash))?
-        else {
+        let now = Timestamp::now().0;
+        let idle_after = secs(self.settings.session_idle);
+        let absolute = secs(self.settings.session_absolute);
+        let expired = |record: &SessionRecord| {
+            now - record.last_seen > idle_after || now - record.created_at > absolute
+        };
+        let found = self.store.read(|rx| {
+            let Some(record) = rx.credential::<SessionRecord>(&hash)? else {
+                return Ok(None);
+            };
+            let member = Username::parse(&record.username).ok();
+            let extra = match member {
+                Some(user) if !expired(&record) => Some((user.clone(), also(rx, &user)?)),
+                _ => None,
+            };
+            Ok(Some((record, extra)))
+        })?;
+        let Some((record, extra)) = found else {
             return Ok(None);
         };
-        let now = Timestamp::now().0;
-        let idle = now - record.last_seen > secs(self.settings.session_idle);
-        let too_old = now - record.created_at > secs(self.settings.session_absolute);
-        if idle || too_old {
+        if expired(&record) {
             self.store
                 .write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))?;
             return Ok(None);
         }
-        let Ok(username) = Username::parse(&record.username) else {
+        let Some((username, extra)) = extra else {
             return Ok(None);
         };
         if now - record.last_seen >= secs(self.settings.touch_interval) {
@@ -177,12 +201,13 @@ impl App {
                 Ok(())
             })?;
         }
-        Ok(Some(Session {
+        let session = Session {
             username,
             hash,
             handle: record.handle,
             csrf: self.csrf_for(&hash),
-        }))
+        };
+        Ok(Some((session, extra)))
     }
 
     pub fn logout(&self, session: &Session) -> Result<()> {

@@ -4,6 +4,7 @@
 //! both participants as associated data; they are opened here after a read. A message someone
 //! may not see is `NotFound`, exactly like one that does not exist.
 
+use super::auth::Session;
 use super::{App, Client, event, security_event};
 use crate::crypto::{message_aad, random_u128};
 use crate::error::{Error, Result};
@@ -35,7 +36,21 @@ pub struct Page {
     pub cursor: u64,
 }
 
-/// The index side of a listing page; see [`App::listing`].
+/// What [`App::session_listing`] found for a live session.
+#[derive(Debug)]
+pub enum PageListing {
+    /// The page link's cursor is not one this server made for this member and mailbox.
+    BadCursor,
+    Found {
+        before: Option<u64>,
+        listing: Listing,
+    },
+}
+
+/// What a listing page shows besides the messages themselves: its positions, whether older
+/// ones remain, and the member's unread count. Two equal listings list the same messages with
+/// the same marks, since a stored message never changes; the pages use that to reuse a
+/// rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub positions: Vec<Position>,
@@ -237,19 +252,27 @@ impl App {
         })
     }
 
-    /// What a listing page of `mailbox` shows besides the messages themselves: its positions,
-    /// whether older ones remain, and the member's unread count, from one snapshot. Two equal
-    /// listings list the same messages with the same marks, since a stored message never
-    /// changes; the pages use that to reuse a rendering.
-    pub fn listing(
+    /// The live session behind a cookie `secret` and, from the same snapshot, the listing of
+    /// its member's `mailbox` at the page link's cursor token `before` (if any). `None` when
+    /// the session is not live.
+    pub fn session_listing(
         &self,
-        user: &Username,
+        secret: &str,
         mailbox: Mailbox,
-        before: Option<u64>,
+        before: Option<&str>,
         limit: usize,
-    ) -> Result<Listing> {
-        self.store
-            .read(|rx| read_listing(rx, user, mailbox, before, limit))
+    ) -> Result<Option<(Session, PageListing)>> {
+        self.session_with(secret, |rx, user| {
+            let before = match before {
+                None => None,
+                Some(token) => match self.cursor_seq(user, mailbox, token) {
+                    Some(seq) => Some(seq),
+                    None => return Ok(PageListing::BadCursor),
+                },
+            };
+            let listing = read_listing(rx, user, mailbox, before, limit)?;
+            Ok(PageListing::Found { before, listing })
+        })
     }
 
     /// A listing page with its messages opened, and its [`Listing`], from one snapshot.

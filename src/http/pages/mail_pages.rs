@@ -7,8 +7,9 @@ use rouille::Response;
 
 use super::forms::{self, FieldErrors};
 use super::listing_cache::PageKey;
+use super::session;
 use super::{Call, member, member_form, member_page, templates};
-use crate::app::mail::MessageView;
+use crate::app::mail::{MessageView, PageListing};
 use crate::model::{Mailbox, MessageId};
 
 pub const PAGE_SIZE: usize = 50;
@@ -38,26 +39,30 @@ fn row(message: &MessageView, mailbox: Mailbox, now: time::OffsetDateTime) -> Va
     }
 }
 
-/// The inbox or sent page. A page rendered before is reused when a fresh read of its listing
-/// (one index range and the unread count) equals the one it was made from; see
-/// `listing_cache` for why that is enough.
+/// The inbox or sent page. The session and the page's listing (one index range and the unread
+/// count) are read in one snapshot, and a page rendered before from an equal listing is reused;
+/// see `listing_cache` for why that is enough.
 pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
-    let session = match member(call) {
-        Ok(session) => session,
-        Err(redirect) => return redirect,
+    let app = &call.web.app;
+    let Some(secret) = session::session_secret(call) else {
+        return Response::redirect_303("/login");
     };
-    let before = match call.request.get_param("before") {
-        None => None,
-        Some(text) => match call.web.app.cursor_seq(&session.username, mailbox, &text) {
-            Some(cursor) => Some(cursor),
-            None => {
-                return call.web.pages.error_page(
-                    400,
-                    "That page link is not valid.",
-                    call.ctx.request_id,
-                );
-            }
-        },
+    let before_token = call.request.get_param("before");
+    let found = app.session_listing(&secret, mailbox, before_token.as_deref(), PAGE_SIZE);
+    let (session, before, listing) = match found {
+        Ok(Some((session, PageListing::Found { before, listing }))) => (session, before, listing),
+        Ok(Some((_, PageListing::BadCursor))) => {
+            return call.web.pages.error_page(
+                400,
+                "That page link is not valid.",
+                call.ctx.request_id,
+            );
+        }
+        Ok(None) => return Response::redirect_303("/login"),
+        Err(error) => {
+            tracing::error!("session lookup failed id={}: {error}", call.ctx.request_id);
+            return Response::redirect_303("/login");
+        }
     };
     let now = time::OffsetDateTime::now_utc();
     let key = PageKey {
@@ -67,13 +72,8 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         notice: done_notice(call),
         day: now.unix_timestamp().div_euclid(86_400),
     };
-    let app = &call.web.app;
     let listings = &call.web.pages.listings;
-    let kept = app
-        .listing(&session.username, mailbox, before, PAGE_SIZE)
-        .ok()
-        .and_then(|listing| listings.get(&key, &listing));
-    if let Some(page) = kept {
+    if let Some(page) = listings.get(&key, &listing) {
         return Response::html(page.html(&session.csrf));
     }
     let (listing, messages) = match app.listing_page(&session.username, mailbox, before, PAGE_SIZE)

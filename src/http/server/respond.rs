@@ -80,8 +80,7 @@ pub(crate) fn write_response<W: Write>(
         }
         let length = if answer.head_only { size } else { body.len() };
         finish_head(&mut head, Some(Framing::Length(length as u64)), keep_alive);
-        head.extend_from_slice(&body);
-        out.write_all(&head)?;
+        write_all_both(out, &head, &body)?;
         out.flush()?;
         return Ok(Written {
             bytes: body.len() as u64,
@@ -110,6 +109,22 @@ pub(crate) fn write_response<W: Write>(
     }
     out.flush()?;
     Ok(Written { bytes, keep_alive })
+}
+
+/// Writes `head` then `body` with as few calls as the stream allows (one `writev` on plain TCP),
+/// so a small response still leaves in one segment without first being copied into one buffer.
+fn write_all_both<W: Write>(out: &mut W, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let mut slices = [io::IoSlice::new(head), io::IoSlice::new(body)];
+    let mut left: &mut [io::IoSlice<'_>] = &mut slices;
+    while !left.is_empty() {
+        match out.write_vectored(left) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A whole response in memory, for the acceptor's over-capacity answer (always

@@ -87,6 +87,15 @@ impl Write for DeadlineStream {
         self.tcp.write(buf)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let wait = time_left(self.write_deadline).ok_or_else(|| deadline_passed("write"))?;
+        if self.armed_write != Some(wait) {
+            self.tcp.set_write_timeout(Some(wait))?;
+            self.armed_write = Some(wait);
+        }
+        self.tcp.write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
     }
@@ -181,6 +190,13 @@ impl Write for Transport {
         match self {
             Transport::Plain(stream) => stream.write(buf),
             Transport::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.write_vectored(bufs),
+            Transport::Tls(stream) => stream.write_vectored(bufs),
         }
     }
 
