@@ -347,6 +347,20 @@ impl Bench {
         }
         let hwm = server.hwm_kb();
         let stats = server.stop()?;
+        if self.wanted("store sends") {
+            // The same sends without HTTP: one thread pays a commit per send (the rate before
+            // group commit); sixteen share commits, the ceiling the storage leaves the server.
+            let seconds = self.budget.duration.min(Duration::from_secs(4));
+            for threads in [1, self.options.connections] {
+                eprintln!("  store sends, {threads} threads");
+                let rate = bench::disk::store_send_rate(&self.work_dir, threads, seconds)?;
+                self.note_row(
+                    &format!("store sends, {threads} threads"),
+                    0,
+                    format!("{rate:.0}/s = {:.2} per fsync (no HTTP)", rate / fsyncs),
+                );
+            }
+        }
         self.note_row(
             "server 1x (whole run)",
             hwm,

@@ -103,3 +103,46 @@ pub fn dump_and_restore(
         restore_peak_kb,
     })
 }
+
+/// Sends per second through the application and its store alone (no HTTP), from `threads`
+/// threads for `duration`, into a fresh data directory under `work_dir`. With one thread every
+/// send pays its own commit (the rate before group commit); with many, sends share commits,
+/// and the rate is the ceiling the storage leaves for the HTTP send scenarios.
+pub fn store_send_rate(work_dir: &Path, threads: usize, duration: Duration) -> anyhow::Result<f64> {
+    let data_dir = work_dir.join(format!("store-sends-{threads}"));
+    let (users, _) = load(&data_dir, 0)?;
+    let app = messages::commands::open_app(&data_dir, 15, Settings::default(), false)?;
+    let from = messages::model::Username::parse(&users[0].0)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let to = users[1].0.clone();
+    let started = Instant::now();
+    let n_sent = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (app, from, to) = (&app, &from, &to);
+                scope.spawn(move || {
+                    let mut n = 0u64;
+                    while started.elapsed() < duration {
+                        let title = format!("store send {t}-{n}");
+                        if app
+                            .send(from, to, &title, "A message sent by the benchmark.")
+                            .is_err()
+                        {
+                            break;
+                        }
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or(0))
+            .sum::<u64>()
+    });
+    let rate = n_sent as f64 / started.elapsed().as_secs_f64();
+    drop(app);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(rate)
+}
