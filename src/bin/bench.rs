@@ -15,7 +15,6 @@ mod bench {
     pub mod server;
 }
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use bench::http::{self, form, get, post};
+use bench::http::{Credentials, form, get, post};
 use bench::load::{self, Budget, Outcome, Scenario};
 use bench::server::{self as srv, ServeOptions, Server};
 
@@ -227,17 +226,10 @@ impl Bench {
             duration: self.budget.duration.min(Duration::from_millis(1500)),
             ..self.budget
         };
-        let mut ratios = Vec::new();
-        for _ in 0..3 {
-            let cookie = cookie.to_string();
-            let healthz = Scenario::new("healthz", 200, |_, _| get("/healthz", ""));
-            let inbox = Scenario::new("inbox", 200, move |_, _| get("/inbox", &cookie));
-            let healthz = load::run(server.addr, &healthz, budget).rate();
-            let inbox = load::run(server.addr, &inbox, budget).rate();
-            if healthz > 0.0 {
-                ratios.push(inbox / healthz);
-            }
-        }
+        let inbox_cookie = cookie.to_string();
+        let healthz = Scenario::new("healthz", 200, |_, _| get("/healthz", ""));
+        let inbox = Scenario::new("inbox", 200, move |_, _| get("/inbox", &inbox_cookie));
+        let mut ratios = load::alternating_ratios(server.addr, &inbox, &healthz, budget, 3);
         ratios.sort_by(f64::total_cmp);
         if let Some(median) = ratios.get(ratios.len() / 2) {
             self.figures.insert(ALTERNATING.into(), *median);
@@ -387,17 +379,12 @@ impl Bench {
         let hwm = server.hwm_kb();
         let stats = server.stop()?;
         if self.wanted("store sends") {
-            // The same sends without HTTP: one thread pays a commit per send (the rate before
-            // group commit); sixteen share commits, the ceiling the storage leaves the server.
+            // The same sends without HTTP: the rate before group commit, and the storage's ceiling.
             let seconds = self.budget.duration.min(Duration::from_secs(4));
             for threads in [1, self.options.connections] {
-                eprintln!("  store sends, {threads} threads");
                 let rate = bench::disk::store_send_rate(&self.work_dir, threads, seconds)?;
-                self.note_row(
-                    &format!("store sends, {threads} threads"),
-                    0,
-                    format!("{rate:.0}/s = {:.2} per fsync (no HTTP)", rate / fsyncs),
-                );
+                let note = format!("{rate:.0}/s = {:.2} per fsync (no HTTP)", rate / fsyncs);
+                self.note_row(&format!("store sends, {threads} threads"), 0, note);
             }
         }
         self.note_row(
@@ -606,52 +593,5 @@ impl Bench {
                 f("restore_peak_mb").unwrap_or(0.0)
             );
         }
-    }
-}
-
-/// alice's browser session, its compose form token, an API token, and her inbox.
-struct Credentials {
-    session: String,
-    compose_csrf: String,
-    token: String,
-    message_ids: Vec<String>,
-    cursor: String,
-}
-
-impl Credentials {
-    fn sign_in(addr: SocketAddr, users: &[(String, String)]) -> anyhow::Result<Self> {
-        let (username, password) = users
-            .iter()
-            .find(|(u, _)| u == "alice")
-            .context("no demo user alice")?;
-        let session = http::login(addr, username, password)?;
-        let compose_csrf = http::session_csrf(addr, &session, "/compose")?;
-        let token = http::api_token(addr, username, password)?;
-        let list = http::api_get(addr, &token, "/api/v1/messages?box=inbox&limit=50")?;
-        let message_ids: Vec<String> = list["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["id"].as_str().map(str::to_string))
-            .collect();
-        if message_ids.is_empty() {
-            anyhow::bail!("alice's inbox is empty");
-        }
-        let cursor = list["cursor"].as_str().unwrap_or("0").to_string();
-        Ok(Credentials {
-            session,
-            compose_csrf,
-            token,
-            message_ids,
-            cursor,
-        })
-    }
-
-    fn cookie_header(&self) -> String {
-        format!("Cookie: session={}\r\n", self.session)
-    }
-
-    fn bearer_header(&self) -> String {
-        format!("Authorization: Bearer {}\r\n", self.token)
     }
 }

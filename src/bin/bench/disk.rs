@@ -109,6 +109,7 @@ pub fn dump_and_restore(
 /// send pays its own commit (the rate before group commit); with many, sends share commits,
 /// and the rate is the ceiling the storage leaves for the HTTP send scenarios.
 pub fn store_send_rate(work_dir: &Path, threads: usize, duration: Duration) -> anyhow::Result<f64> {
+    eprintln!("  store sends, {threads} threads");
     let data_dir = work_dir.join(format!("store-sends-{threads}"));
     let (users, _) = load(&data_dir, 0)?;
     let app = messages::commands::open_app(&data_dir, 15, Settings::default(), false)?;

@@ -287,3 +287,50 @@ pub fn api_get(addr: SocketAddr, token: &str, path: &str) -> anyhow::Result<serd
     expect(&reply, 200, path)?;
     Ok(serde_json::from_slice(&reply.body)?)
 }
+
+/// alice's browser session, its compose form token, an API token, and her inbox.
+pub struct Credentials {
+    session: String,
+    pub compose_csrf: String,
+    token: String,
+    pub message_ids: Vec<String>,
+    pub cursor: String,
+}
+
+impl Credentials {
+    pub fn sign_in(addr: SocketAddr, users: &[(String, String)]) -> anyhow::Result<Self> {
+        let (username, password) = users
+            .iter()
+            .find(|(u, _)| u == "alice")
+            .ok_or_else(|| anyhow::anyhow!("no demo user alice"))?;
+        let session = login(addr, username, password)?;
+        let compose_csrf = session_csrf(addr, &session, "/compose")?;
+        let token = api_token(addr, username, password)?;
+        let list = api_get(addr, &token, "/api/v1/messages?box=inbox&limit=50")?;
+        let message_ids: Vec<String> = list["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        if message_ids.is_empty() {
+            anyhow::bail!("alice's inbox is empty");
+        }
+        let cursor = list["cursor"].as_str().unwrap_or("0").to_string();
+        Ok(Credentials {
+            session,
+            compose_csrf,
+            token,
+            message_ids,
+            cursor,
+        })
+    }
+
+    pub fn cookie_header(&self) -> String {
+        format!("Cookie: session={}\r\n", self.session)
+    }
+
+    pub fn bearer_header(&self) -> String {
+        format!("Authorization: Bearer {}\r\n", self.token)
+    }
+}

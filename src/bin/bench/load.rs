@@ -161,3 +161,23 @@ pub fn run(addr: SocketAddr, scenario: &Scenario, budget: Budget) -> Outcome {
         first_error: workers.iter().find_map(|w| w.first_error.clone()),
     }
 }
+
+/// `rounds` runs of `a` each followed at once by `b`, and the ratio of their rates per round
+/// (rounds where `b` did nothing are left out): neighbours in time share the machine's load.
+pub fn alternating_ratios(
+    addr: SocketAddr,
+    a: &Scenario,
+    b: &Scenario,
+    budget: Budget,
+    rounds: usize,
+) -> Vec<f64> {
+    let mut ratios = Vec::new();
+    for _ in 0..rounds {
+        let rate_a = run(addr, a, budget).rate();
+        let rate_b = run(addr, b, budget).rate();
+        if rate_b > 0.0 {
+            ratios.push(rate_a / rate_b);
+        }
+    }
+    ratios
+}
