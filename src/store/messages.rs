@@ -4,12 +4,16 @@
 //! and the sender's sent index, both keyed by (user, seq) so a page is a bounded range scan from
 //! the newest end: O(page), whatever the mailbox size. `seq` is a global counter advanced inside
 //! the write transaction, so index order is commit order and a poll with `since` misses nothing.
+//!
+//! Records and bodies are keyed by seq, so new messages append to their trees; the random id a
+//! member sees is mapped to its seq by `MESSAGE_IDS`. A lookup by id checks that the record found
+//! names the same id.
 
 use redb::ReadableTable;
 
 use super::meta;
 use super::records::{DeletedRecord, MessageRecord, Sealed, decode, encode};
-use super::tables::{BODIES, DELETED, INBOX, MESSAGES, SENT, UNREAD};
+use super::tables::{BODIES, DELETED, INBOX, MESSAGE_IDS, MESSAGES, SENT, UNREAD};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
 use crate::model::Mailbox;
@@ -67,7 +71,7 @@ impl Rx {
 
     /// The messages at `positions`, in that order.
     pub fn entries_at(&self, positions: &[Position]) -> Result<Vec<MailboxEntry>> {
-        self.entries(positions.iter().map(|p| (p.id, p.read)).collect())
+        self.entries(positions.iter().map(|p| (p.seq, p.id, p.read)).collect())
     }
 
     /// The index part of [`Rx::mailbox_page`]: the positions a page lists, without reading the
@@ -127,22 +131,25 @@ impl Rx {
         limit: usize,
     ) -> Result<Vec<MailboxEntry>> {
         let start = after.saturating_add(1);
-        let mut ids = Vec::new();
+        let mut rows = Vec::new();
         match mailbox {
             Mailbox::Inbox => {
                 let table = self.txn.open_table(INBOX)?;
                 for entry in table.range((user, start)..=(user, u64::MAX))?.take(limit) {
-                    ids.push(entry?.1.value());
+                    let (key, value) = entry?;
+                    let (id, read) = value.value();
+                    rows.push((key.value().1, id, read));
                 }
             }
             Mailbox::Sent => {
                 let table = self.txn.open_table(SENT)?;
                 for entry in table.range((user, start)..=(user, u64::MAX))?.take(limit) {
-                    ids.push((entry?.1.value(), true));
+                    let (key, value) = entry?;
+                    rows.push((key.value().1, value.value(), true));
                 }
             }
         }
-        self.entries(ids)
+        self.entries(rows)
     }
 
     /// The seq of the newest message in a mailbox, 0 if it is empty.
@@ -162,18 +169,21 @@ impl Rx {
         Ok(newest.unwrap_or(0))
     }
 
-    fn entries(&self, ids: Vec<(u128, bool)>) -> Result<Vec<MailboxEntry>> {
+    /// The messages of mailbox rows given as (seq, id, read).
+    fn entries(&self, rows: Vec<(u64, u128, bool)>) -> Result<Vec<MailboxEntry>> {
         let messages = self.txn.open_table(MESSAGES)?;
-        let mut entries = Vec::with_capacity(ids.len());
-        for (id, read) in ids {
-            let value = messages.get(id)?.ok_or_else(|| {
-                Error::Storage(format!("mailbox names a missing message {id:032x}"))
-            })?;
-            entries.push(MailboxEntry {
-                id,
-                record: decode(value.value())?,
-                read,
-            });
+        let mut entries = Vec::with_capacity(rows.len());
+        for (seq, id, read) in rows {
+            let value = messages.get(seq)?;
+            let record = match value.as_ref().map(|v| v.value()) {
+                Some((stored, bytes)) if stored == id => decode(bytes)?,
+                _ => {
+                    return Err(Error::Storage(format!(
+                        "mailbox names a missing message {id:032x}"
+                    )));
+                }
+            };
+            entries.push(MailboxEntry { id, record, read });
         }
         Ok(entries)
     }
@@ -181,11 +191,11 @@ impl Rx {
     /// The message `id` if `user` may see it (its recipient with it in the inbox, or its sender
     /// with it in the sent box); `None` otherwise, whether or not it exists.
     pub fn message_for(&self, user: &str, id: u128) -> Result<Option<StoredMessage>> {
+        let ids = self.txn.open_table(MESSAGE_IDS)?;
         let messages = self.txn.open_table(MESSAGES)?;
-        let Some(value) = messages.get(id)? else {
+        let Some(record) = find_record(&ids, &messages, id)? else {
             return Ok(None);
         };
-        let record: MessageRecord = decode(value.value())?;
         let as_recipient = record.to == user && record.in_inbox;
         let as_sender = record.from == user && record.in_sent;
         if !as_recipient && !as_sender {
@@ -200,7 +210,7 @@ impl Rx {
         };
         let bodies = self.txn.open_table(BODIES)?;
         let body = bodies
-            .get(id)?
+            .get(record.seq)?
             .map(|v| v.value().to_vec())
             .unwrap_or_default();
         Ok(Some(StoredMessage {
@@ -257,13 +267,16 @@ impl Tx<'_> {
             in_sent,
         };
         {
-            let mut messages = self.txn.open_table(MESSAGES)?;
-            if messages.get(id)?.is_some() {
+            let mut ids = self.txn.open_table(MESSAGE_IDS)?;
+            if ids.get(id)?.is_some() {
                 return Err(Error::Internal("message id collision".into()));
             }
-            messages.insert(id, encode(&record)?.as_slice())?;
+            ids.insert(id, seq)?;
         }
-        self.txn.open_table(BODIES)?.insert(id, body)?;
+        self.txn
+            .open_table(MESSAGES)?
+            .insert(seq, (id, encode(&record)?.as_slice()))?;
+        self.txn.open_table(BODIES)?.insert(seq, body)?;
         self.txn.open_table(INBOX)?.insert((to, seq), (id, false))?;
         if in_sent {
             self.txn.open_table(SENT)?.insert((from, seq), id)?;
@@ -285,9 +298,9 @@ impl Tx<'_> {
     }
 
     fn record(&self, id: u128) -> Result<Option<MessageRecord>> {
+        let ids = self.txn.open_table(MESSAGE_IDS)?;
         let messages = self.txn.open_table(MESSAGES)?;
-        let value = messages.get(id)?;
-        value.map(|v| decode(v.value())).transpose()
+        find_record(&ids, &messages, id)
     }
 
     /// Marks the message read in `user`'s inbox; false if it is not there or already read.
@@ -338,7 +351,7 @@ impl Tx<'_> {
         let body = self
             .txn
             .open_table(BODIES)?
-            .get(id)?
+            .get(record.seq)?
             .map(|v| v.value().to_vec())
             .unwrap_or_default();
         let logged = DeletedRecord {
@@ -358,10 +371,11 @@ impl Tx<'_> {
         if record.in_inbox || record.in_sent {
             self.txn
                 .open_table(MESSAGES)?
-                .insert(id, encode(&record)?.as_slice())?;
+                .insert(record.seq, (id, encode(&record)?.as_slice()))?;
         } else {
-            self.txn.open_table(MESSAGES)?.remove(id)?;
-            self.txn.open_table(BODIES)?.remove(id)?;
+            self.txn.open_table(MESSAGES)?.remove(record.seq)?;
+            self.txn.open_table(BODIES)?.remove(record.seq)?;
+            self.txn.open_table(MESSAGE_IDS)?.remove(id)?;
         }
         Ok(true)
     }
@@ -420,5 +434,67 @@ impl Tx<'_> {
     /// Drops deleted-log entries older than `before`; returns how many.
     pub fn purge_deleted_before(&self, before: i64) -> Result<u64> {
         self.purge_log::<DeletedRecord>(DELETED, |r| r.deleted_at < before)
+    }
+}
+
+/// The record of message `id`: its seq from the id index, then the record at that seq, which
+/// must name the same id.
+fn find_record(
+    ids: &impl ReadableTable<u128, u64>,
+    messages: &impl ReadableTable<u64, (u128, &'static [u8])>,
+    id: u128,
+) -> Result<Option<MessageRecord>> {
+    let Some(seq) = ids.get(id)?.map(|v| v.value()) else {
+        return Ok(None);
+    };
+    let value = messages.get(seq)?;
+    match value.as_ref().map(|v| v.value()) {
+        Some((stored, bytes)) if stored == id => Ok(Some(decode(bytes)?)),
+        _ => Err(Error::Storage(format!(
+            "the id index names a missing message {id:032x}"
+        ))),
+    }
+}
+
+impl Tx<'_> {
+    /// One step of the migration from schema 1 (records and bodies keyed by id) to 2 (keyed by
+    /// seq): moves up to `step` messages; true once none are left, when the old tables are
+    /// dropped. Each message moves whole (record, body, index entry) within this transaction.
+    pub(super) fn messages_v1_to_v2(&self, step: usize) -> Result<bool> {
+        use super::tables::v1;
+        let moving: Vec<(u128, Vec<u8>)> = {
+            let old = self.txn.open_table(v1::MESSAGES)?;
+            let mut moving = Vec::with_capacity(step);
+            for entry in old.iter()?.take(step) {
+                let (key, value) = entry?;
+                moving.push((key.value(), value.value().to_vec()));
+            }
+            moving
+        };
+        if moving.is_empty() {
+            self.txn.delete_table(v1::MESSAGES)?;
+            self.txn.delete_table(v1::BODIES)?;
+            return Ok(true);
+        }
+        let mut old_messages = self.txn.open_table(v1::MESSAGES)?;
+        let mut old_bodies = self.txn.open_table(v1::BODIES)?;
+        let mut messages = self.txn.open_table(MESSAGES)?;
+        let mut bodies = self.txn.open_table(BODIES)?;
+        let mut ids = self.txn.open_table(MESSAGE_IDS)?;
+        for (id, bytes) in moving {
+            let record: MessageRecord = decode(&bytes)?;
+            let body = old_bodies.remove(id)?.map(|v| v.value().to_vec());
+            if messages.get(record.seq)?.is_some() || ids.get(id)?.is_some() {
+                return Err(Error::Storage(format!(
+                    "cannot migrate message {id:032x}: its seq {} is taken",
+                    record.seq
+                )));
+            }
+            messages.insert(record.seq, (id, bytes.as_slice()))?;
+            bodies.insert(record.seq, body.unwrap_or_default().as_slice())?;
+            ids.insert(id, record.seq)?;
+            old_messages.remove(id)?;
+        }
+        Ok(false)
     }
 }

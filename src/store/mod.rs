@@ -24,7 +24,10 @@ use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase};
 use crate::error::{Error, Result};
 
 /// The schema this binary writes; older ones are migrated forward on open.
-pub const SCHEMA_VERSION: u64 = 1;
+///
+/// 1: messages and bodies keyed by their random id.
+/// 2: messages and bodies keyed by seq, with an id -> seq index (`tables::MESSAGE_IDS`).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "messages.redb";
@@ -141,26 +144,37 @@ impl Snapshot {
                 .set_concurrency_mode(ConcurrencyMode::MultiWriter)
                 .open_read_only(&path)
         };
-        let db = match open() {
-            // A process that stopped without closing the file (a crash, a kill) leaves it
-            // needing a repair, which a read-only open does not do: a shared writable open
-            // repairs it (as the server's next start would), then the snapshot is taken.
+        // What a read-only open cannot do is done by a shared writable open, as the server's
+        // next start would do it: repairing a file a process left without closing it (a crash,
+        // a kill), or migrating a file of an older schema. Then the snapshot is taken.
+        let prepare = || -> Result<()> {
+            let db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+                .open(&path)
+                .map_err(|e| open_error(&path, e))?;
+            migrate(&db, &path)
+        };
+        let mut db = match open() {
             Err(redb::DatabaseError::RepairAborted) => {
-                drop(
-                    Database::builder()
-                        .set_cache_size(CACHE_BYTES)
-                        .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-                        .open(&path)
-                        .map_err(|e| open_error(&path, e))?,
-                );
+                prepare()?;
                 open().map_err(|e| open_error(&path, e))?
             }
             other => other.map_err(|e| open_error(&path, e))?,
         };
-        let rx = Rx {
+        let mut rx = Rx {
             txn: db.begin_read()?,
         };
-        check_version(&rx, &path)?;
+        if check_version(&rx, &path)? < SCHEMA_VERSION {
+            drop(rx);
+            drop(db);
+            prepare()?;
+            db = open().map_err(|e| open_error(&path, e))?;
+            rx = Rx {
+                txn: db.begin_read()?,
+            };
+            check_version(&rx, &path)?;
+        }
         Ok(Snapshot { rx, _db: db })
     }
 
@@ -182,31 +196,56 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> Error {
     }
 }
 
-/// Stamps a new database with the current schema version, or checks an existing one.
+/// Stamps a new database with the current schema version, or checks an existing one and
+/// migrates it forward.
+///
+/// A migration moves rows in steps of bounded size, each its own durable commit, and stamps the
+/// new version in the commit of its last step. A crash between steps leaves a file of the old
+/// version whose rows are partly moved; the next open (by any process) goes on from there, and
+/// processes that open it at the same time share the remaining steps.
 fn migrate(db: &Database, path: &Path) -> Result<()> {
-    let txn = db.begin_write()?;
-    {
-        let tx = Tx { txn: &txn };
-        match meta::schema_version(&tx)? {
-            None => {
-                tx.create_all_tables()?;
-                meta::set_u64(&tx, meta::SCHEMA_KEY, SCHEMA_VERSION)?;
+    loop {
+        let txn = db.begin_write()?;
+        let finished = {
+            let tx = Tx { txn: &txn };
+            match meta::schema_version(&tx)? {
+                None => {
+                    tx.create_all_tables()?;
+                    meta::set_u64(&tx, meta::SCHEMA_KEY, SCHEMA_VERSION)?;
+                    true
+                }
+                Some(version) if version > SCHEMA_VERSION => {
+                    return Err(newer_schema(path, version));
+                }
+                Some(1) => {
+                    tx.create_all_tables()?;
+                    let finished = tx.messages_v1_to_v2(MIGRATION_STEP)?;
+                    if finished {
+                        meta::set_u64(&tx, meta::SCHEMA_KEY, 2)?;
+                    }
+                    finished
+                }
+                Some(_) => {
+                    tx.create_all_tables()?;
+                    true
+                }
             }
-            Some(version) if version > SCHEMA_VERSION => {
-                return Err(newer_schema(path, version));
-            }
-            // Version 1 is the first; later versions add their steps here.
-            Some(_) => tx.create_all_tables()?,
+        };
+        txn.commit()?;
+        if finished {
+            return Ok(());
         }
     }
-    txn.commit()?;
-    Ok(())
 }
 
-fn check_version(rx: &Rx, path: &Path) -> Result<()> {
+/// Messages moved per commit while migrating (bounds the memory of one step).
+const MIGRATION_STEP: usize = 10_000;
+
+/// The schema version of a snapshot (0 for a file with none), refusing a newer one.
+fn check_version(rx: &Rx, path: &Path) -> Result<u64> {
     match meta::schema_version_read(rx)? {
         Some(version) if version > SCHEMA_VERSION => Err(newer_schema(path, version)),
-        _ => Ok(()),
+        version => Ok(version.unwrap_or(0)),
     }
 }
 
@@ -227,6 +266,7 @@ impl Tx<'_> {
         self.txn.open_table(PUBLIC_KEYS)?;
         self.txn.open_table(MESSAGES)?;
         self.txn.open_table(BODIES)?;
+        self.txn.open_table(MESSAGE_IDS)?;
         self.txn.open_table(INBOX)?;
         self.txn.open_table(SENT)?;
         self.txn.open_table(UNREAD)?;

@@ -35,27 +35,24 @@ impl Tx<'_> {
     /// Re-seals everything; returns how many values were re-sealed.
     pub fn reseal_all(&self, reseal: &mut Resealer<'_>) -> Result<u64> {
         let mut n_resealed = 0u64;
-        let mut after: Option<u128> = None;
+        let mut after_seq = 0u64;
         loop {
-            let batch: Vec<(u128, MessageRecord)> = {
+            let batch: Vec<(u64, u128, MessageRecord)> = {
                 let table = self.txn.open_table(MESSAGES)?;
-                let range = match after {
-                    Some(last) => table.range((last + 1)..)?,
-                    None => table.range(0u128..)?,
-                };
                 let mut batch = Vec::with_capacity(STEP);
-                for entry in range.take(STEP) {
+                for entry in table.range(after_seq..)?.take(STEP) {
                     let (key, value) = entry?;
-                    batch.push((key.value(), decode(value.value())?));
+                    let (id, bytes) = value.value();
+                    batch.push((key.value(), id, decode(bytes)?));
                 }
                 batch
             };
-            let Some(last) = batch.last().map(|(id, _)| *id) else {
+            let Some(last) = batch.last().map(|(seq, _, _)| *seq) else {
                 break;
             };
             let mut messages = self.txn.open_table(MESSAGES)?;
             let mut bodies = self.txn.open_table(BODIES)?;
-            for (id, mut record) in batch {
+            for (seq, id, mut record) in batch {
                 let title = reseal(
                     SealedRef::Message {
                         id,
@@ -66,8 +63,8 @@ impl Tx<'_> {
                     &record.title.0,
                 )?;
                 record.title = Sealed(title);
-                messages.insert(id, encode(&record)?.as_slice())?;
-                let body = bodies.get(id)?.map(|v| v.value().to_vec());
+                messages.insert(seq, (id, encode(&record)?.as_slice()))?;
+                let body = bodies.get(seq)?.map(|v| v.value().to_vec());
                 if let Some(body) = body {
                     let body = reseal(
                         SealedRef::Message {
@@ -78,14 +75,14 @@ impl Tx<'_> {
                         },
                         &body,
                     )?;
-                    bodies.insert(id, body.as_slice())?;
+                    bodies.insert(seq, body.as_slice())?;
                 }
                 n_resealed += 2;
             }
-            if last == u128::MAX {
+            let Some(next) = last.checked_add(1) else {
                 break;
-            }
-            after = Some(last);
+            };
+            after_seq = next;
         }
         let mut after_number = 0u64;
         loop {

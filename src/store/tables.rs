@@ -16,10 +16,14 @@ pub const RETIRED: TableDefinition<&str, i64> = TableDefinition::new("retired_us
 /// username -> opaque public key bytes published by an end-to-end client
 pub const PUBLIC_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("public_keys");
 
-/// message id -> MessageRecord (everything but the body)
-pub const MESSAGES: TableDefinition<u128, &[u8]> = TableDefinition::new("messages");
-/// message id -> sealed body
-pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
+/// seq -> (message id, MessageRecord: everything but the body). Keyed by seq, not by the
+/// random id, so a new message is appended at the end of the tree: a commit of many sends
+/// dirties a few pages here instead of one random page per send (schema version 2).
+pub const MESSAGES: TableDefinition<u64, (u128, &[u8])> = TableDefinition::new("messages_by_seq");
+/// seq -> sealed body
+pub const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("bodies_by_seq");
+/// message id -> seq: how an id from a URL or the API finds its message
+pub const MESSAGE_IDS: TableDefinition<u128, u64> = TableDefinition::new("message_ids");
 /// (recipient, seq) -> (message id, read)
 pub const INBOX: TableDefinition<(&str, u64), (u128, bool)> = TableDefinition::new("inbox");
 /// (sender, seq) -> message id
@@ -43,3 +47,13 @@ pub const USER_TOKENS: TableDefinition<(&str, u128), [u8; 32]> =
 
 /// event number -> EventRecord (security events: logins, resets, lockouts, deletions)
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+
+/// Tables of earlier schema versions, read only by the migration in `store::migrate`.
+pub mod v1 {
+    use redb::TableDefinition;
+
+    /// message id -> MessageRecord
+    pub const MESSAGES: TableDefinition<u128, &[u8]> = TableDefinition::new("messages");
+    /// message id -> sealed body
+    pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
+}

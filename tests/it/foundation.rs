@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::util::{self, Server, contains, dir_contains, run, stderr, stdout};
 
 /// Creates demo data in `dir` and returns the printed passwords.
-fn demo(dir: &Path) -> Vec<String> {
+pub(crate) fn demo(dir: &Path) -> Vec<String> {
     let output = run(dir, &["demo"], b"");
     assert!(output.status.success(), "demo failed: {}", stderr(&output));
     stdout(&output)
@@ -23,7 +23,7 @@ fn demo(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn dump_to(dir: &Path, file: &Path) {
+pub(crate) fn dump_to(dir: &Path, file: &Path) {
     let output = run(dir, &["dump", "--output", file.to_str().unwrap()], b"");
     assert!(output.status.success(), "dump failed: {}", stderr(&output));
 }
@@ -31,7 +31,7 @@ fn dump_to(dir: &Path, file: &Path) {
 /// The dump's lines without its header (which holds the time it was made) and without the
 /// trailer's checksum (which covers the header, so it differs whenever two dumps are taken in
 /// different seconds); the trailer's counts stay.
-fn records(file: &Path) -> Vec<String> {
+pub(crate) fn records(file: &Path) -> Vec<String> {
     records_of(&fs::read_to_string(file).unwrap())
 }
 
@@ -48,7 +48,12 @@ fn records_of(dump: &str) -> Vec<String> {
 }
 
 /// Runs `restore` of `dump` into `target` with the key file `key`.
-fn restore_with_key(target: &Path, dump: &Path, key: &Path, force: bool) -> std::process::Output {
+pub(crate) fn restore_with_key(
+    target: &Path,
+    dump: &Path,
+    key: &Path,
+    force: bool,
+) -> std::process::Output {
     let mut args = vec![
         "restore",
         "--input",
@@ -62,8 +67,21 @@ fn restore_with_key(target: &Path, dump: &Path, key: &Path, force: bool) -> std:
     run(target, &args, b"")
 }
 
+/// A dump of `lines` (header and records) ending in `trailer` with its checksum made to match,
+/// as someone who knows the format would do after changing a line.
+pub(crate) fn with_trailer(lines: &[String], trailer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut dump = lines.join("\n");
+    dump.push('\n');
+    let digest = hex::encode(Sha256::digest(dump.as_bytes()));
+    let old = trailer.split("\"sha256\":\"").nth(1).unwrap()[..64].to_string();
+    dump.push_str(&trailer.replace(&old, &digest));
+    dump.push('\n');
+    dump
+}
+
 /// Asserts two dumps hold the same records, showing the first difference.
-fn assert_same_records(a: &[String], b: &[String]) {
+pub(crate) fn assert_same_records(a: &[String], b: &[String]) {
     for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
         assert_eq!(x, y, "dumps differ at record {i}");
     }
@@ -413,7 +431,6 @@ fn restore_is_refused_while_the_server_runs() {
 
 #[test]
 fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
-    use sha2::{Digest, Sha256};
     let temp = tempfile::tempdir().unwrap();
     let source = temp.path().join("source");
     demo(&source);
@@ -430,14 +447,8 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
         .unwrap();
     let id_start = lines[inbox].find("\"id\":\"").unwrap() + 6;
     lines[inbox].replace_range(id_start..id_start + 32, &"f".repeat(32));
-    let mut body = lines.join("\n");
-    body.push('\n');
-    let digest = hex::encode(Sha256::digest(body.as_bytes()));
-    let old = trailer.split("\"sha256\":\"").nth(1).unwrap()[..64].to_string();
-    body.push_str(&trailer.replace(&old, &digest));
-    body.push('\n');
     let crafted = temp.path().join("crafted.dump");
-    fs::write(&crafted, body).unwrap();
+    fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
     let target = temp.path().join("target");
     let key = source.join("key");
     let output = restore_with_key(&target, &crafted, &key, false);

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod foundation;
 mod http_core;
+mod migration;
 mod ops;
 mod util;
 mod web;

@@ -66,6 +66,7 @@ fn insert_batch(db: &Database, rows: Vec<Line>, durability: Durability) -> Resul
         let mut keys = txn.open_table(PUBLIC_KEYS)?;
         let mut messages = txn.open_table(MESSAGES)?;
         let mut bodies = txn.open_table(BODIES)?;
+        let mut message_ids = txn.open_table(MESSAGE_IDS)?;
         let mut inbox = txn.open_table(INBOX)?;
         let mut sent = txn.open_table(SENT)?;
         let mut unread = txn.open_table(UNREAD)?;
@@ -78,6 +79,11 @@ fn insert_batch(db: &Database, rows: Vec<Line>, durability: Durability) -> Resul
         let bad_value = |e: String| Error::BadDump(e);
         for row in rows {
             match row {
+                // A dump lists rows, not pages: whatever schema wrote it, they are stored in
+                // this binary's tables, so the file gets this binary's schema version.
+                Line::Meta { key, .. } if key == crate::store::meta::SCHEMA_KEY => {
+                    drop(meta.insert(key.as_str(), SCHEMA_VERSION.to_le_bytes().as_slice())?)
+                }
                 Line::Meta { key, value } => drop(meta.insert(key.as_str(), value.0.as_slice())?),
                 Line::User { username, record } => {
                     drop(users.insert(username.as_str(), encode(&record)?.as_slice())?)
@@ -89,12 +95,29 @@ fn insert_batch(db: &Database, rows: Vec<Line>, durability: Durability) -> Resul
                 Line::PublicKey { username, key } => {
                     drop(keys.insert(username.as_str(), key.0.as_slice())?)
                 }
-                Line::Message { id, record } => drop(messages.insert(
-                    parse_u128(&id).map_err(bad_value)?,
-                    encode(&record)?.as_slice(),
-                )?),
+                Line::Message { id, record } => {
+                    let id = parse_u128(&id).map_err(bad_value)?;
+                    let taken = message_ids.insert(id, record.seq)?.is_some();
+                    let encoded = encode(&record)?;
+                    if taken
+                        || messages
+                            .insert(record.seq, (id, encoded.as_slice()))?
+                            .is_some()
+                    {
+                        return Err(Error::BadDump(format!(
+                            "the dump is inconsistent: two messages share the id {id:032x} or the seq {}",
+                            record.seq
+                        )));
+                    }
+                }
                 Line::Body { id, body } => {
-                    drop(bodies.insert(parse_u128(&id).map_err(bad_value)?, body.0.as_slice())?)
+                    let id = parse_u128(&id).map_err(bad_value)?;
+                    let Some(seq) = message_ids.get(id)?.map(|v| v.value()) else {
+                        return Err(Error::BadDump(format!(
+                            "the dump is inconsistent: a body names no message ({id:032x})"
+                        )));
+                    };
+                    drop(bodies.insert(seq, body.0.as_slice())?)
                 }
                 Line::Inbox {
                     user,
@@ -146,6 +169,7 @@ fn check_consistency(db: &Database) -> Result<()> {
     let txn = db.begin_read()?;
     let messages = txn.open_table(MESSAGES)?;
     let bodies = txn.open_table(BODIES)?;
+    let message_ids = txn.open_table(MESSAGE_IDS)?;
     let meta = txn.open_table(META)?;
     let counter = |key: &str| -> Result<u64> {
         Ok(meta
@@ -164,9 +188,14 @@ fn check_consistency(db: &Database) -> Result<()> {
     }
     let next_seq = counter(crate::store::meta::NEXT_SEQ)?;
     let check_entry = |user: &str, seq: u64, id: u128, inbox: bool| -> Result<()> {
-        let record: MessageRecord = match messages.get(id)? {
-            Some(v) => decode(v.value())?,
-            None => {
+        let value = message_ids
+            .get(id)?
+            .map(|seq| messages.get(seq.value()))
+            .transpose()?
+            .flatten();
+        let record: MessageRecord = match value.as_ref().map(|v| v.value()) {
+            Some((stored, bytes)) if stored == id => decode(bytes)?,
+            _ => {
                 return Err(inconsistent(format!(
                     "mailbox of {user} names a missing message"
                 )));
@@ -196,12 +225,10 @@ fn check_consistency(db: &Database) -> Result<()> {
     }
     for entry in messages.iter()? {
         let (key, value) = entry?;
-        let record: MessageRecord = decode(value.value())?;
+        let (id, bytes) = value.value();
+        let record: MessageRecord = decode(bytes)?;
         if bodies.get(key.value())?.is_none() {
-            return Err(inconsistent(format!(
-                "message {:032x} has no body",
-                key.value()
-            )));
+            return Err(inconsistent(format!("message {id:032x} has no body")));
         }
         if record.seq >= next_seq {
             return Err(inconsistent(

@@ -111,21 +111,27 @@ pub fn write_dump(
             },
         )
     })?;
-    for_each(rx, MESSAGES, |k, v| {
+    for_each(rx, MESSAGES, |_, (id, record)| {
         emit(
             &mut w,
             Line::Message {
-                id: hex128(k),
-                record: decode(v)?,
+                id: hex128(id),
+                record: decode(record)?,
             },
         )
     })?;
-    for_each(rx, BODIES, |k, v| {
+    // Bodies are stored by seq; the dump names each by its message's id.
+    let messages = rx.txn.open_table(MESSAGES)?;
+    for_each(rx, BODIES, |seq, body| {
+        let id = messages
+            .get(seq)?
+            .map(|v| v.value().0)
+            .ok_or_else(|| Error::Storage(format!("the body at seq {seq} has no message")))?;
         emit(
             &mut w,
             Line::Body {
-                id: hex128(k),
-                body: Sealed(v.to_vec()),
+                id: hex128(id),
+                body: Sealed(body.to_vec()),
             },
         )
     })?;

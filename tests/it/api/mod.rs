@@ -19,7 +19,7 @@ use crate::util::client::{Client, Response};
 use crate::util::{self, PIN, Server, run, stderr, stdout};
 
 /// A request on a fresh connection: JSON body if given, bearer token if given.
-fn call(
+pub(crate) fn call(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -40,7 +40,7 @@ fn call(
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-fn expect(response: &Response, status: u16) -> Value {
+pub(crate) fn expect(response: &Response, status: u16) -> Value {
     assert_eq!(response.status, status, "body: {}", response.text());
     if response.body.is_empty() {
         Value::Null
@@ -88,7 +88,7 @@ fn basic(username: &str, password: &str) -> String {
     )
 }
 
-fn create_token(addr: SocketAddr, username: &str, password: &str) -> Response {
+pub(crate) fn create_token(addr: SocketAddr, username: &str, password: &str) -> Response {
     let authorization = basic(username, password);
     Client::connect(addr)
         .and_then(|mut c| {
