@@ -67,6 +67,43 @@ pub(crate) fn restore_with_key(
     run(target, &args, b"")
 }
 
+/// Demo data in `DIR/source` and its dump `DIR/demo.dump`, also split into its lines (header and
+/// records) and its trailer line, for tests that craft a dump from a real one.
+pub(crate) struct DemoDump {
+    pub source: std::path::PathBuf,
+    pub file: std::path::PathBuf,
+    pub lines: Vec<String>,
+    pub trailer: String,
+}
+
+pub(crate) fn demo_dump(dir: &Path) -> DemoDump {
+    let source = dir.join("source");
+    demo(&source);
+    let file = dir.join("demo.dump");
+    dump_to(&source, &file);
+    let text = fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let trailer = lines.pop().unwrap();
+    DemoDump {
+        source,
+        file,
+        lines,
+        trailer,
+    }
+}
+
+/// The index of the first dump line of `kind`.
+pub(crate) fn first_of_kind(lines: &[String], kind: &str) -> usize {
+    let start = format!("{{\"kind\":\"{kind}\"");
+    lines.iter().position(|l| l.starts_with(&start)).unwrap()
+}
+
+/// Replaces the first `id` of a dump line with 32 times `digit`.
+pub(crate) fn set_id(line: &mut String, digit: char) {
+    let start = line.find("\"id\":\"").unwrap() + 6;
+    line.replace_range(start..start + 32, &digit.to_string().repeat(32));
+}
+
 /// A dump of `lines` (header and records) ending in `trailer` with its checksum made to match,
 /// as someone who knows the format would do after changing a line.
 pub(crate) fn with_trailer(lines: &[String], trailer: &str) -> String {
@@ -432,21 +469,16 @@ fn restore_is_refused_while_the_server_runs() {
 #[test]
 fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     let temp = tempfile::tempdir().unwrap();
-    let source = temp.path().join("source");
-    demo(&source);
-    let good = temp.path().join("good.dump");
-    dump_to(&source, &good);
+    let DemoDump {
+        source,
+        mut lines,
+        trailer,
+        ..
+    } = demo_dump(temp.path());
     // Point an inbox entry at a message that does not exist, then re-seal the checksum as an
     // attacker who knows the format would.
-    let text = fs::read_to_string(&good).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let trailer = lines.pop().unwrap();
-    let inbox = lines
-        .iter()
-        .position(|l| l.starts_with("{\"kind\":\"inbox\""))
-        .unwrap();
-    let id_start = lines[inbox].find("\"id\":\"").unwrap() + 6;
-    lines[inbox].replace_range(id_start..id_start + 32, &"f".repeat(32));
+    let inbox = first_of_kind(&lines, "inbox");
+    set_id(&mut lines[inbox], 'f');
     let crafted = temp.path().join("crafted.dump");
     fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
     let target = temp.path().join("target");

@@ -10,7 +10,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::api::{call, create_token, expect};
 use crate::foundation::{
-    assert_same_records, demo, dump_to, records, restore_with_key, with_trailer,
+    DemoDump, assert_same_records, demo, demo_dump, dump_to, first_of_kind, records,
+    restore_with_key, set_id, with_trailer,
 };
 use crate::util::Server;
 
@@ -147,15 +148,14 @@ fn a_migration_stopped_between_steps_is_finished_by_the_next_open() {
 fn a_dump_written_by_schema_1_restores_into_the_current_schema() {
     use base64::Engine;
     let temp = tempfile::tempdir().unwrap();
-    let source = temp.path().join("source");
-    demo(&source);
-    let current = temp.path().join("current.dump");
-    dump_to(&source, &current);
+    let DemoDump {
+        source,
+        file: current,
+        mut lines,
+        trailer,
+    } = demo_dump(temp.path());
     // Schema 1 wrote the same rows; only its header and its schema_version row differ.
     let encode = |n: u64| base64::engine::general_purpose::STANDARD.encode(n.to_le_bytes());
-    let text = fs::read_to_string(&current).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let trailer = lines.pop().unwrap();
     let header = lines[0].replace("\"schema_version\":2", "\"schema_version\":1");
     assert_ne!(header, lines[0]);
     lines[0] = header;
@@ -181,22 +181,17 @@ fn a_dump_written_by_schema_1_restores_into_the_current_schema() {
 #[test]
 fn a_crafted_dump_whose_messages_share_a_seq_is_refused() {
     let temp = tempfile::tempdir().unwrap();
-    let source = temp.path().join("source");
-    demo(&source);
-    let good = temp.path().join("good.dump");
-    dump_to(&source, &good);
+    let DemoDump {
+        source,
+        mut lines,
+        trailer,
+        ..
+    } = demo_dump(temp.path());
     // A second message line with a fresh id but the seq of the first: stored by seq, it would
     // silently replace the first message if restore did not check.
-    let text = fs::read_to_string(&good).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let trailer = lines.pop().unwrap();
-    let first = lines
-        .iter()
-        .position(|l| l.starts_with("{\"kind\":\"message\""))
-        .unwrap();
+    let first = first_of_kind(&lines, "message");
     let mut twin = lines[first].clone();
-    let id_start = twin.find("\"id\":\"").unwrap() + 6;
-    twin.replace_range(id_start..id_start + 32, &"e".repeat(32));
+    set_id(&mut twin, 'e');
     lines.insert(first + 1, twin);
     let mut counted: serde_json::Value = serde_json::from_str(&trailer).unwrap();
     let n = counted["counts"]["message"].as_u64().unwrap();
