@@ -1,8 +1,9 @@
 //! The group-commit writer: one thread owns every write transaction of this process.
 //!
-//! Callers queue closures; the thread takes all that are waiting (up to a batch limit), runs
-//! them in one transaction, commits once (one fsync), then answers each caller. Under load many
-//! sends share one fsync; alone, a request pays exactly one commit as before. A closure that
+//! Callers queue closures; the thread takes all that are waiting (up to a batch limit), waits
+//! briefly for callers it expects back (see [`gather`]), runs them in one transaction, commits
+//! once, then answers each caller. Under load many sends share one commit and its flushes;
+//! alone, a request pays exactly one commit as before. A closure that
 //! panics spoils only its batch: the transaction is dropped (nothing of it is kept), every caller
 //! of the batch gets an error, and the thread goes on.
 
