@@ -2,7 +2,7 @@
 //! security question (with its compensations), public keys and the user search.
 
 use super::password::{self, Verdict};
-use super::{App, Client, account_key, event, security_event};
+use super::{App, Client, account_key, event, security_event, unknown_user_event};
 use crate::error::{Error, Result};
 use crate::model::{
     Answer, DisplayName, Invalid, QuestionId, RESERVED_USERNAMES, SECURITY_QUESTIONS, Timestamp,
@@ -352,9 +352,9 @@ impl App {
         let (Some(username), Some(mut record)) = (username, record) else {
             self.verify_decoy(&answer);
             self.throttle.failure(&keys);
-            let event = security_event(
+            let event = unknown_user_event(
                 event::RESET_FAILED,
-                Some(&lowered),
+                &lowered,
                 Some(client.ip),
                 "unknown user",
             );

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::throttle::FailureOutcome;
-use super::{App, Client, account_key, event, security_event};
+use super::{App, Client, account_key, event, security_event, unknown_user_event};
 use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
@@ -77,18 +77,20 @@ impl App {
                 Ok((name, record))
             }
             _ => {
-                let mut events = vec![security_event(
-                    event::LOGIN_FAILED,
-                    Some(&lowered),
-                    Some(client.ip),
-                    "",
-                )];
+                // A name that matched no account is not kept (see `unknown_user_event`).
+                let known = found.is_some();
+                let recorded = |kind: &str, detail: String| {
+                    if known {
+                        security_event(kind, Some(&lowered), Some(client.ip), detail)
+                    } else {
+                        unknown_user_event(kind, &lowered, Some(client.ip), detail)
+                    }
+                };
+                let mut events = vec![recorded(event::LOGIN_FAILED, String::new())];
                 for outcome in self.throttle.failure(&keys) {
                     if let FailureOutcome::Locked { key, seconds } = outcome {
-                        events.push(security_event(
+                        events.push(recorded(
                             event::LOCKOUT,
-                            Some(&lowered),
-                            Some(client.ip),
                             format!("key={key} seconds={seconds}"),
                         ));
                     }

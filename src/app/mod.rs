@@ -133,17 +133,48 @@ pub fn security_event(
     ip: Option<IpAddr>,
     detail: impl Into<String>,
 ) -> EventRecord {
-    let mut detail = detail.into();
-    let username = username.map(|name| {
-        if Username::parse(name).is_ok_and(|valid| valid.as_str() == name) {
-            name.to_string()
-        } else {
-            if !name.is_empty() {
-                detail = detail.replace(name, INVALID_NAME);
-            }
-            INVALID_NAME.to_string()
+    match username {
+        Some(name) if !Username::parse(name).is_ok_and(|valid| valid.as_str() == name) => {
+            hidden_name_event(kind, name, INVALID_NAME, ip, detail.into())
         }
-    });
+        _ => record_and_log(kind, username.map(str::to_string), ip, detail.into()),
+    }
+}
+
+/// Like [`security_event`] for a name that matched no account (a failed login or reset). The
+/// name is shown as `(unknown)` (or `(invalid)` when it cannot be a username), in the detail
+/// too: it names nobody, and a username-shaped password typed into the wrong field would
+/// otherwise reach the log and the audit.
+pub fn unknown_user_event(
+    kind: &str,
+    typed: &str,
+    ip: Option<IpAddr>,
+    detail: impl Into<String>,
+) -> EventRecord {
+    let valid = Username::parse(typed).is_ok_and(|name| name.as_str() == typed);
+    let shown = if valid { UNKNOWN_NAME } else { INVALID_NAME };
+    hidden_name_event(kind, typed, shown, ip, detail.into())
+}
+
+fn hidden_name_event(
+    kind: &str,
+    typed: &str,
+    shown: &str,
+    ip: Option<IpAddr>,
+    mut detail: String,
+) -> EventRecord {
+    if !typed.is_empty() {
+        detail = detail.replace(typed, shown);
+    }
+    record_and_log(kind, Some(shown.to_string()), ip, detail)
+}
+
+fn record_and_log(
+    kind: &str,
+    username: Option<String>,
+    ip: Option<IpAddr>,
+    detail: String,
+) -> EventRecord {
     let record = EventRecord {
         at: Timestamp::now().0,
         kind: kind.to_string(),
@@ -164,6 +195,9 @@ pub fn security_event(
 
 /// What the security log and the audit show instead of a name that is not a valid username.
 pub const INVALID_NAME: &str = "(invalid)";
+
+/// What they show instead of a name that matched no account.
+pub const UNKNOWN_NAME: &str = "(unknown)";
 
 /// Escapes what could forge, split or disguise a log line: control characters, every kind of
 /// whitespace and line separator (U+2028, NEL...), bidirectional overrides, quotes and
@@ -215,5 +249,18 @@ mod tests {
         assert_eq!(record.detail, "key=account:(invalid) seconds=60");
         let record = security_event(event::LOGIN_FAILED, Some("alice"), None, "");
         assert_eq!(record.username.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn a_name_that_matched_no_account_is_not_recorded() {
+        let typed = "tangerine-orbit-velvet-4471";
+        let record = unknown_user_event(
+            event::LOCKOUT,
+            typed,
+            None,
+            format!("key=account:{typed} seconds=60"),
+        );
+        assert_eq!(record.username.as_deref(), Some(UNKNOWN_NAME));
+        assert_eq!(record.detail, "key=account:(unknown) seconds=60");
     }
 }

@@ -34,20 +34,7 @@ fn logs_have_one_matchable_line_per_failed_login_and_no_secrets() {
 
     // One failed login with a plain wrong password.
     let wrong = "wrong horse battery staple 77";
-    let bad = basic("alice", wrong);
-    assert_eq!(
-        request(
-            addr,
-            None,
-            "POST",
-            "/api/v1/tokens",
-            &[("Authorization", &bad)],
-            None
-        )
-        .expect("token")
-        .status,
-        401
-    );
+    refused_token(addr, "alice", wrong);
     // Hostile usernames: a newline that would start a forged line, spaces that would add a
     // second ip=, and a carriage return.
     let forged_host = "203.0.113.66";
@@ -58,36 +45,14 @@ fn logs_have_one_matchable_line_per_failed_login_and_no_secrets() {
         format!("mallory ip={forged_host}"),
         format!("mallory\rip={forged_host}\u{2028}x\u{85}y"),
     ] {
-        let bad = basic(&hostile, wrong);
-        assert_eq!(
-            request(
-                addr,
-                None,
-                "POST",
-                "/api/v1/tokens",
-                &[("Authorization", &bad)],
-                None
-            )
-            .expect("token")
-            .status,
-            401
-        );
+        refused_token(addr, &hostile, wrong);
     }
     // The classic leak: a password typed into the username field.
-    let misplaced = basic(PASSWORD, wrong);
-    assert_eq!(
-        request(
-            addr,
-            None,
-            "POST",
-            "/api/v1/tokens",
-            &[("Authorization", &misplaced)],
-            None
-        )
-        .expect("token")
-        .status,
-        401
-    );
+    refused_token(addr, PASSWORD, wrong);
+    // The same with a password that is shaped like a username (lower case, digits, dashes):
+    // it names no account, so it is shown as `(unknown)`, in the log and in the database.
+    let shaped = "tangerine-orbit-velvet-4471";
+    refused_token(addr, shaped, wrong);
     let status = server.stop();
     assert!(status.success(), "server exit: {status:?}");
 
@@ -103,9 +68,19 @@ fn logs_have_one_matchable_line_per_failed_login_and_no_secrets() {
         .collect();
     assert_eq!(
         failures.len(),
-        5,
+        6,
         "one line per failed login: {failures:#?}"
     );
+    let unknown: Vec<&&String> = failures
+        .iter()
+        .filter(|l| l.contains(" user=(unknown) "))
+        .collect();
+    assert_eq!(
+        unknown.len(),
+        1,
+        "a name that matches no account is not logged: {failures:#?}"
+    );
+    assert_eq!(fail2ban_host(unknown[0]).as_deref(), Some("127.0.0.1"));
     let invalid = failures
         .iter()
         .filter(|l| l.contains(" user=(invalid) "))
@@ -195,6 +170,7 @@ fn logs_have_one_matchable_line_per_failed_login_and_no_secrets() {
         title,
         text,
         query_secret,
+        shaped,
         PIN,
         "Ghent",
     ] {
@@ -213,4 +189,19 @@ fn logs_have_one_matchable_line_per_failed_login_and_no_secrets() {
     }
     // The message is there (encrypted), so the search above looked at a database holding it.
     assert!(id.len() == 32);
+}
+
+/// Asks for a token with these credentials and expects the refusal.
+fn refused_token(addr: std::net::SocketAddr, username: &str, password: &str) {
+    let credentials = basic(username, password);
+    let answer = request(
+        addr,
+        None,
+        "POST",
+        "/api/v1/tokens",
+        &[("Authorization", &credentials)],
+        None,
+    )
+    .expect("token");
+    assert_eq!(answer.status, 401, "{username:?}: {}", answer.text());
 }
