@@ -206,3 +206,26 @@ fn a_crafted_dump_whose_messages_share_a_seq_is_refused() {
     assert!(stderr.contains("two messages share"), "{stderr}");
     assert!(!target.join("messages.redb").exists());
 }
+
+#[test]
+fn a_crafted_dump_with_a_body_of_no_message_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let DemoDump {
+        source,
+        mut lines,
+        trailer,
+        ..
+    } = demo_dump(temp.path());
+    // A body whose id names no message: stored by seq, it would have no place to go, and a
+    // restore that skipped it silently would not be the dump it was given.
+    let first = first_of_kind(&lines, "body");
+    set_id(&mut lines[first], 'e');
+    let crafted = temp.path().join("crafted.dump");
+    fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
+    let target = temp.path().join("target");
+    let output = restore_with_key(&target, &crafted, &source.join("key"), false);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = crate::util::stderr(&output);
+    assert!(stderr.contains("a body names no message"), "{stderr}");
+    assert!(!target.join("messages.redb").exists());
+}
