@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write all data to a dump file (works while the server runs).
     Dump {
         /// Where to write; `-` for standard output.
@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "MESSAGES_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Request-body bytes all connections together may hold beyond the first 64 KiB of each
+    /// request; a body that finds it spent is answered 503.
+    #[arg(long, env = "MESSAGES_MAX_BODY_MEMORY", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_memory: usize,
     /// Open connections in total.
     #[arg(long, env = "MESSAGES_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,

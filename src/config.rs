@@ -59,6 +59,9 @@ impl ServeConfig {
         if args.max_body < 1024 {
             return Err("--max-body must be at least 1024 bytes".into());
         }
+        if args.max_body_memory < args.max_body {
+            return Err("--max-body-memory must be at least --max-body".into());
+        }
         if args.max_connections == 0 || args.max_connections_per_ip == 0 {
             return Err(
                 "--max-connections and --max-connections-per-ip must be greater than 0".into(),
@@ -72,6 +75,7 @@ impl ServeConfig {
             limits.threads = threads;
         }
         limits.max_body_bytes = args.max_body;
+        limits.max_body_memory = args.max_body_memory;
         limits.max_connections = args.max_connections;
         limits.max_connections_per_ip = args.max_connections_per_ip;
         limits.header_timeout = Duration::from_secs(args.header_timeout);

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let data_dir = cli.data_dir.clone();
     let outcome = match cli.command {
-        Command::Serve(args) => match ServeConfig::try_from_args(args, data_dir) {
+        Command::Serve(args) => match ServeConfig::try_from_args(*args, data_dir) {
             Ok(config) => commands::serve::run(config),
             Err(usage) => {
                 eprintln!("error: {usage}");

@@ -103,10 +103,14 @@ impl server::Service for Web {
             503 => "The server is busy; please try again in a moment.",
             _ => "Something went wrong on our side.",
         };
-        let response = match path {
+        let mut response = match path {
             Some(p) if is_api_path(p) => api::status_error(status, message, request_id),
             _ => self.pages.error_page(status, message, request_id),
         };
+        if status == 503 {
+            // Busy is brief: connections and body memory come back within seconds.
+            response = response.with_unique_header("Retry-After", "1");
+        }
         headers::secure(response, true, self.https)
     }
 

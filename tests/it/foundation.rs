@@ -233,6 +233,22 @@ fn usage_errors_exit_2_with_one_sentence() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let output = util::messages(temp.path())
+        .args([
+            "serve",
+            "--max-body",
+            "2000000",
+            "--max-body-memory",
+            "1000000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--max-body-memory must be at least --max-body"),
+        "{}",
+        stderr(&output)
+    );
+    let output = util::messages(temp.path())
         .args(["no-such-command"])
         .output()
         .unwrap();

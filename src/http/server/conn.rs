@@ -152,7 +152,9 @@ fn exchange(
     }
     wire.transport
         .set_deadline(Instant::now() + limits.body_timeout);
-    let body = match wire.read_body(head.framing, limits.max_body_bytes) {
+    // Held until the handler is done with the body (the request owning it is dropped first).
+    let mut hold = shared.body_budget.hold();
+    let body = match wire.read_body(head.framing, limits.max_body_bytes, &mut hold) {
         Ok(body) => body,
         Err(e) => {
             return Err(refuse_read_error(
@@ -192,6 +194,8 @@ fn exchange(
             }
         };
         drop(permit);
+        drop(request);
+        drop(hold);
         response
     };
     let keep_alive = !head.connection_close && !shared.shutdown.is_triggered();
@@ -238,6 +242,7 @@ fn refuse_read_error(
         ReadError::TooLarge => 431,
         ReadError::Bad => 400,
         ReadError::TimedOut => 408,
+        ReadError::Busy => 503,
         ReadError::Gone => return Ending::Quiet,
     };
     refuse(shared, wire, remote, head, status, started)

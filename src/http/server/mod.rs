@@ -32,7 +32,10 @@
 //! * **Bytes.** Head bytes are counted as they arrive and the buffer never grows past
 //!   `max_head_bytes` (over it: 431 and close). A `Content-Length` over `max_body_bytes` is
 //!   answered 413 before a byte of body is read (also instead of `100 Continue`); chunked bodies
-//!   are decoded under the same limit. Requests with both `Content-Length` and
+//!   are decoded under the same limit. A body buffer grows only as its bytes arrive, and beyond
+//!   its first 64 KiB it draws on a server-wide budget (`max_body_memory`); a body that finds
+//!   the budget spent is answered 503 and the connection closed, so stalled near-limit bodies
+//!   on every connection cannot add up. Requests with both `Content-Length` and
 //!   `Transfer-Encoding`, or any coding other than `chunked`, are refused 400 (no smuggling).
 //! * **Responses.** Known size: `Content-Length`, head and a small body in one write (no Nagle
 //!   stall; `TCP_NODELAY` is also set on every socket). Unknown size: chunked on HTTP/1.1, close
@@ -65,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use slots::{ConnectionSlots, HandlerPermits};
+use slots::{BodyBudget, ConnectionSlots, HandlerPermits};
 
 /// The bounds the layer enforces; see the module documentation for what each one protects.
 #[derive(Debug, Clone)]
@@ -83,6 +86,9 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Request body, in bytes (default 1 MiB); over it: 413 before reading the body, then close.
     pub max_body_bytes: usize,
+    /// Request-body bytes all connections together may hold in memory beyond the first 64 KiB
+    /// of each request (default 32 MiB); a body that finds it spent: 503, then close.
+    pub max_body_memory: usize,
     /// The whole request head must arrive within this (default 10 s).
     pub header_timeout: Duration,
     /// Keep-alive idle time between requests (default 30 s).
@@ -104,6 +110,7 @@ impl Default for Limits {
             max_connections_per_ip: 64,
             max_head_bytes: 16 * 1024,
             max_body_bytes: 1024 * 1024,
+            max_body_memory: 32 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
@@ -187,6 +194,7 @@ pub(crate) struct Shared {
     pub shutdown: Shutdown,
     pub permits: HandlerPermits,
     pub slots: ConnectionSlots,
+    pub body_budget: BodyBudget,
 }
 
 /// Serves until `shutdown` is triggered: stops accepting, lets in-flight requests finish
@@ -205,6 +213,7 @@ pub fn run(
     let shared = Arc::new(Shared {
         permits: HandlerPermits::new(limits.threads.max(1)),
         slots: ConnectionSlots::new(limits.max_connections, limits.max_connections_per_ip),
+        body_budget: BodyBudget::new(limits.max_body_memory),
         limits,
         service,
         tls,

@@ -3,18 +3,23 @@
 //!
 //! Memory never grows past the caps: the head buffer is refilled at most up to
 //! `max_head_bytes`, a declared length is checked before a byte of body is read, and chunk sizes
-//! are added up before their data is read. Deadlines are set by the caller on the transport;
+//! are added up before their data is read. A body buffer grows only as its bytes arrive (a
+//! declared length reserves nothing), and past a small allowance it must be covered by the
+//! server-wide body budget. Deadlines are set by the caller on the transport;
 //! this file only turns "timed out" into an error kind. It must not write to the socket.
 
 use std::io::{self, Read};
 
 use super::is_timeout;
+use super::slots::BodyHold;
 use super::stream::Transport;
 
 /// Most header lines a request may carry; more is answered 431 like an oversized head.
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line (size plus extensions) accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
+/// How much a body buffer grows at a time while its bytes arrive.
+const BODY_STEP: usize = 64 * 1024;
 
 /// A connection's transport plus the bytes read from it but not yet consumed.
 pub(crate) struct Wire {
@@ -34,6 +39,8 @@ pub(crate) enum ReadError {
     TimedOut,
     /// The peer closed or the connection broke: nothing can be answered.
     Gone,
+    /// The server-wide body budget is spent (503).
+    Busy,
 }
 
 fn classify(e: &io::Error) -> ReadError {
@@ -126,8 +133,14 @@ impl Wire {
         }
     }
 
-    /// Reads the body announced by `framing`, refusing more than `max_body` bytes.
-    pub fn read_body(&mut self, framing: Framing, max_body: usize) -> Result<Vec<u8>, ReadError> {
+    /// Reads the body announced by `framing`, refusing more than `max_body` bytes, with its
+    /// memory covered by `hold`.
+    pub fn read_body(
+        &mut self,
+        framing: Framing,
+        max_body: usize,
+        hold: &mut BodyHold<'_>,
+    ) -> Result<Vec<u8>, ReadError> {
         match framing {
             Framing::Empty => Ok(Vec::new()),
             Framing::Length(n) => {
@@ -135,36 +148,61 @@ impl Wire {
                 if n > max_body {
                     return Err(ReadError::TooLarge);
                 }
-                let mut body = Vec::with_capacity(n);
-                self.take_into(&mut body, n)?;
+                let mut body = Vec::with_capacity(n.min(BODY_STEP));
+                self.take_into(&mut body, n, hold)?;
                 Ok(body)
             }
-            Framing::Chunked => self.read_chunked(max_body),
+            Framing::Chunked => self.read_chunked(max_body, hold),
         }
     }
 
-    /// Moves exactly `n` bytes into `out`: first from `buf`, then straight from the socket.
-    fn take_into(&mut self, out: &mut Vec<u8>, n: usize) -> Result<(), ReadError> {
+    /// Moves exactly `n` bytes into `out`: first from `buf`, then straight from the socket,
+    /// growing `out` a step at a time as bytes arrive, each step covered by `hold`.
+    fn take_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        n: usize,
+        hold: &mut BodyHold<'_>,
+    ) -> Result<(), ReadError> {
+        let end = out.len() + n;
+        if !hold.cover(out.len() + n.min(self.buf.len())) {
+            return Err(ReadError::Busy);
+        }
         let from_buf = n.min(self.buf.len());
         out.extend(self.buf.drain(..from_buf));
-        let start = out.len();
-        let missing = n - from_buf;
-        if missing > 0 {
-            out.resize(start + missing, 0);
-            let mut filled = 0;
-            while filled < missing {
-                match self.transport.read(&mut out[start + filled..]) {
-                    Ok(0) => return Err(ReadError::Gone),
-                    Ok(k) => filled += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(classify(&e)),
-                }
+        while out.len() < end {
+            let start = out.len();
+            let step = (end - start).min(BODY_STEP);
+            if !hold.cover(start + step) {
+                return Err(ReadError::Busy);
             }
+            out.reserve_exact(step);
+            out.resize(start + step, 0);
+            let mut filled = 0;
+            let read = loop {
+                match self.transport.read(&mut out[start + filled..]) {
+                    Ok(0) => break Err(ReadError::Gone),
+                    Ok(k) => {
+                        filled += k;
+                        if filled == step {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(classify(&e)),
+                }
+            };
+            out.truncate(start + filled);
+            read?;
         }
         Ok(())
     }
 
-    fn read_chunked(&mut self, max_body: usize) -> Result<Vec<u8>, ReadError> {
+    fn read_chunked(
+        &mut self,
+        max_body: usize,
+        hold: &mut BodyHold<'_>,
+    ) -> Result<Vec<u8>, ReadError> {
         let mut body = Vec::new();
         loop {
             let (consumed, size) = loop {
@@ -185,7 +223,7 @@ impl Wire {
             if size > max_body.saturating_sub(body.len()) {
                 return Err(ReadError::TooLarge);
             }
-            self.take_into(&mut body, size)?;
+            self.take_into(&mut body, size, hold)?;
             self.fill_to(2)?;
             match &self.buf[..2] {
                 b"\r\n" => drop(self.buf.drain(..2)),

@@ -1,5 +1,6 @@
-//! Counting bounds of the connection layer: open-connection slots (total and per client IP)
-//! and the handler permits that cap how many `Service::handle` calls run at once.
+//! Counting bounds of the connection layer: open-connection slots (total and per client IP),
+//! the handler permits that cap how many `Service::handle` calls run at once, and the budget of
+//! request-body bytes held in memory.
 //!
 //! Both are a `Mutex` + `Condvar` with RAII guards, so a slot or permit is given back on every
 //! path out of a connection thread, unwinding included. A poisoned mutex is recovered (the
@@ -8,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -162,9 +164,89 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// Request-body bytes buffered beyond the first [`BODY_ALLOWANCE`] of each request, summed
+/// over every connection. Without it, the connection bounds alone let clients that each send a
+/// body just under the limit (and then stall) hold `max_connections` times `max_body_bytes`.
+pub(crate) struct BodyBudget {
+    left: AtomicUsize,
+}
+
+/// What each request may buffer without the budget: small requests (logins, sends, forms) are
+/// never refused for want of it, and their sum stays bounded by the connection limit.
+pub(crate) const BODY_ALLOWANCE: usize = 64 * 1024;
+
+/// The part of the budget one request's body holds; given back when dropped.
+pub(crate) struct BodyHold<'a> {
+    budget: &'a BodyBudget,
+    held: usize,
+}
+
+impl BodyBudget {
+    pub fn new(bytes: usize) -> Self {
+        BodyBudget {
+            left: AtomicUsize::new(bytes),
+        }
+    }
+
+    pub fn hold(&self) -> BodyHold<'_> {
+        BodyHold {
+            budget: self,
+            held: 0,
+        }
+    }
+}
+
+impl BodyHold<'_> {
+    /// Makes sure a body of `total` bytes is covered; false when the budget cannot cover it.
+    #[must_use]
+    pub fn cover(&mut self, total: usize) -> bool {
+        let need = total
+            .saturating_sub(BODY_ALLOWANCE)
+            .saturating_sub(self.held);
+        if need == 0 {
+            return true;
+        }
+        let taken = self
+            .budget
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(need)
+            })
+            .is_ok();
+        if taken {
+            self.held += need;
+        }
+        taken
+    }
+}
+
+impl Drop for BodyHold<'_> {
+    fn drop(&mut self) {
+        self.budget.left.fetch_add(self.held, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_budget_covers_beyond_the_allowance_and_is_given_back() {
+        let budget = BodyBudget::new(100);
+        let mut first = budget.hold();
+        assert!(first.cover(BODY_ALLOWANCE), "the allowance needs no budget");
+        assert!(first.cover(BODY_ALLOWANCE + 60));
+        let mut second = budget.hold();
+        assert!(second.cover(BODY_ALLOWANCE + 40));
+        assert!(!second.cover(BODY_ALLOWANCE + 41), "only 100 bytes in all");
+        drop(first);
+        assert!(
+            second.cover(BODY_ALLOWANCE + 100),
+            "a dropped hold gives back"
+        );
+        drop(second);
+        assert!(budget.hold().cover(BODY_ALLOWANCE + 100));
+    }
 
     #[test]
     fn per_ip_cap_counts_ipv6_by_slash_64_and_frees_slots() {

@@ -136,6 +136,87 @@ fn body_over_the_limit_is_refused_before_it_is_read() {
     );
 }
 
+/// Many clients each send most of a near-limit body and stall: past the first 64 KiB of each,
+/// bodies draw on one server-wide budget, so the stalled bodies cannot add up to connections
+/// times the body limit. Those that find it spent get 503 and are closed; small requests are
+/// still served meanwhile, and the budget comes back when the stalled clients go.
+#[test]
+fn stalled_bodies_cannot_add_up_past_the_body_budget() {
+    let _serial = serial();
+    let budget = 4 * 1024 * 1024;
+    let server = TestServer::start(Limits {
+        max_body_bytes: 1024 * 1024,
+        max_body_memory: budget,
+        ..test_limits()
+    });
+    let rss_before = rss_kib();
+    let head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n";
+    let most = vec![b'b'; 960 * 1024];
+    let stalled: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).expect("connect");
+            stream
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            stream.write_all(head.as_bytes()).expect("head");
+            // The server may refuse and close while this is in flight.
+            let _ = stream.write_all(&most);
+            stream
+        })
+        .collect();
+    // Everything sent has been read or refused by now: the server reads as fast as it can.
+    std::thread::sleep(Duration::from_millis(500));
+    let grown_kib = rss_kib().saturating_sub(rss_before);
+    let refused: Vec<Vec<u8>> = stalled
+        .iter()
+        .filter_map(|stream| {
+            let mut stream = stream.try_clone().expect("clone");
+            stream.set_nonblocking(true).expect("nonblocking");
+            let mut seen = [0u8; 4096];
+            match stream.read(&mut seen) {
+                Ok(n) if n > 0 => Some(seen[..n].to_vec()),
+                _ => None,
+            }
+        })
+        .collect();
+    // About budget / (960 - 64) KiB of them fit; the rest are refused.
+    assert!(
+        refused.len() >= 24,
+        "{} of 32 stalled bodies were refused",
+        refused.len()
+    );
+    for answer in &refused {
+        let text = String::from_utf8_lossy(answer).to_lowercase();
+        assert!(text.starts_with("http/1.1 503"), "{text}");
+        assert!(text.contains("connection: close"), "{text}");
+    }
+    // Without the budget the held bodies alone would be 30 MiB (36 MiB of growth measured, with
+    // the threads and this test's own buffer); with it, about 13 MiB.
+    assert!(
+        grown_kib < 20 * 1024,
+        "RSS grew by {grown_kib} KiB with {} bodies held",
+        32 - refused.len()
+    );
+    // Small bodies need no budget: still served while it is spent.
+    let mut client = Client::connect(server.addr).expect("connect");
+    let response = client
+        .send("POST", "/echo", &[], &[7u8; 1000])
+        .expect("post");
+    assert_eq!(response.text(), "1000");
+    // When the stalled clients go, their share comes back: a whole 1 MiB body is read again.
+    drop(stalled);
+    let full = vec![b'c'; 1024 * 1024];
+    let served = wait_until(Duration::from_secs(3), || {
+        Client::connect(server.addr)
+            .and_then(|mut c| c.send("POST", "/echo", &[], &full))
+            .is_ok_and(|r| r.text() == "1048576")
+    });
+    assert!(
+        served,
+        "a 1 MiB body was not served after the budget came back"
+    );
+}
+
 #[test]
 fn bodies_within_the_limit_arrive_whole() {
     let _serial = serial();

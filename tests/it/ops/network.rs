@@ -73,6 +73,7 @@ fn clients_that_stop_reading_are_dropped_by_the_write_timeout() {
         capped.status, 503,
         "the hangers were not held open (or the cap is not enforced)"
     );
+    assert_eq!(capped.header("retry-after"), Some("1"));
 
     // The write timeout frees all of them: 50 connections from their address at once are all
     // served (any hanger still held would push one of them over the cap).
