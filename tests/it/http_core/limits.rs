@@ -143,7 +143,7 @@ fn body_over_the_limit_is_refused_before_it_is_read() {
 #[test]
 fn stalled_bodies_cannot_add_up_past_the_body_budget() {
     let _serial = serial();
-    let budget = 4 * 1024 * 1024;
+    let budget = 2 * 1024 * 1024;
     let server = TestServer::start(Limits {
         max_body_bytes: 1024 * 1024,
         max_body_memory: budget,
@@ -181,7 +181,7 @@ fn stalled_bodies_cannot_add_up_past_the_body_budget() {
         .collect();
     // About budget / (960 - 64) KiB of them fit; the rest are refused.
     assert!(
-        refused.len() >= 24,
+        refused.len() >= 26,
         "{} of 32 stalled bodies were refused",
         refused.len()
     );
@@ -191,9 +191,10 @@ fn stalled_bodies_cannot_add_up_past_the_body_budget() {
         assert!(text.contains("connection: close"), "{text}");
     }
     // Without the budget the held bodies alone would be 30 MiB (36 MiB of growth measured, with
-    // the threads and this test's own buffer); with it, about 13 MiB.
+    // the threads and this test's own buffer); with it, 7-12 MiB. The bound leaves room for
+    // other tests of this process allocating meanwhile.
     assert!(
-        grown_kib < 20 * 1024,
+        grown_kib < 24 * 1024,
         "RSS grew by {grown_kib} KiB with {} bodies held",
         32 - refused.len()
     );
