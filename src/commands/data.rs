@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use super::{DirLock, ensure_data_dir, key_path, stderr_is_terminal};
 use crate::crypto::DataKey;
 use crate::model::Timestamp;
-use crate::store::dump::{Summary, read_dump, restore_into, write_dump};
+use crate::store::dump::{Summary, restore_into, write_dump};
 use crate::store::{DB_FILE, Snapshot};
 
 fn progress_printer(verb: &'static str) -> impl FnMut(u64) {
@@ -119,21 +119,15 @@ fn open_input(input: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
 }
 
+/// Checks a dump as `restore` would, without touching any data directory: the format, the
+/// counts and the checksum while reading, and the records against each other in a scratch
+/// database in the temp directory (`TMPDIR`), which is deleted afterwards.
 pub fn verify(input: &Path) -> anyhow::Result<()> {
+    let scratch = Scratch::create()?;
     let mut progress = progress_printer("checked");
-    let mut n_rows = 0u64;
-    let summary = read_dump(
-        open_input(input)?,
-        |_| Ok(()),
-        |_| {
-            n_rows += 1;
-            if n_rows.is_multiple_of(50_000) {
-                progress(n_rows);
-            }
-            Ok(())
-        },
-    )?;
+    let checked = restore_into(scratch.path(), open_input(input)?, None, &mut progress);
     finish_progress();
+    let summary = checked?;
     println!(
         "ok: {}; made {} with key {}",
         describe(&summary),
@@ -141,6 +135,37 @@ pub fn verify(input: &Path) -> anyhow::Result<()> {
         summary.key_fingerprint
     );
     Ok(())
+}
+
+/// An empty file only this user can read, under an unguessable name in the temp directory,
+/// removed when dropped (on every path out of `verify`).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> anyhow::Result<Self> {
+        let name = format!(
+            "messages-verify-{:032x}.redb",
+            crate::crypto::random_u128()?
+        );
+        let path = std::env::temp_dir().join(name);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create a scratch file {}", path.display()))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 pub fn restore(
@@ -185,7 +210,7 @@ pub fn restore(
     let restored = restore_into(
         &staging,
         open_input(input)?,
-        &key.fingerprint(),
+        Some(&key.fingerprint()),
         &mut progress,
     );
     finish_progress();

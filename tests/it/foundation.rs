@@ -67,6 +67,21 @@ pub(crate) fn restore_with_key(
     run(target, &args, b"")
 }
 
+/// Runs `messages verify` on `dump` with its temp directory set to an empty `DIR/tmp`, and
+/// checks that the scratch database it builds there is gone afterwards, whatever the outcome.
+pub(crate) fn verify_in_scratch(dir: &Path, dump: &Path) -> std::process::Output {
+    let tmp = dir.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    let output = util::messages(dir)
+        .env("TMPDIR", &tmp)
+        .args(["verify", dump.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let left: Vec<_> = fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "verify left {left:?} behind");
+    output
+}
+
 /// Demo data in `DIR/source` and its dump `DIR/demo.dump`, also split into its lines (header and
 /// records) and its trailer line, for tests that craft a dump from a real one.
 pub(crate) struct DemoDump {
@@ -508,6 +523,13 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     );
     assert!(!target.join("messages.redb").exists());
     assert!(!target.join("messages.redb.restoring").exists());
+    let output = verify_in_scratch(temp.path(), &crafted);
+    assert_eq!(output.status.code(), Some(1), "verify accepted it");
+    assert!(
+        stderr(&output).contains("inconsistent"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

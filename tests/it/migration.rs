@@ -11,7 +11,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use crate::api::{call, create_token, expect};
 use crate::foundation::{
     DemoDump, assert_same_records, demo, demo_dump, dump_to, first_of_kind, records,
-    restore_with_key, set_id, with_trailer,
+    restore_with_key, set_id, verify_in_scratch, with_trailer,
 };
 use crate::util::Server;
 
@@ -205,6 +205,11 @@ fn a_crafted_dump_whose_messages_share_a_seq_is_refused() {
     let stderr = crate::util::stderr(&output);
     assert!(stderr.contains("two messages share"), "{stderr}");
     assert!(!target.join("messages.redb").exists());
+    // `verify` refuses it too, as `restore` would, without a data directory.
+    let output = verify_in_scratch(temp.path(), &crafted);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = crate::util::stderr(&output);
+    assert!(stderr.contains("two messages share"), "{stderr}");
 }
 
 #[test]
@@ -228,4 +233,12 @@ fn a_crafted_dump_with_a_body_of_no_message_is_refused() {
     let stderr = crate::util::stderr(&output);
     assert!(stderr.contains("a body names no message"), "{stderr}");
     assert!(!target.join("messages.redb").exists());
+    let output = verify_in_scratch(temp.path(), &crafted);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = crate::util::stderr(&output);
+    assert!(stderr.contains("a body names no message"), "{stderr}");
+    // The dump it was made from still verifies.
+    let output = verify_in_scratch(temp.path(), &temp.path().join("demo.dump"));
+    assert!(output.status.success(), "{}", crate::util::stderr(&output));
+    assert!(crate::util::stdout(&output).starts_with("ok: "));
 }

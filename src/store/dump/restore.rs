@@ -13,13 +13,13 @@ use crate::store::SCHEMA_VERSION;
 use crate::store::records::{MessageRecord, decode, encode};
 use crate::store::tables::*;
 
-/// Restores a dump into a new database file at `target` (which must not exist), checking the
-/// header's key fingerprint against `expected_fingerprint` before writing anything. On error
-/// the caller deletes `target`.
+/// Restores a dump into a new database file at `target` (which must not exist, or be empty),
+/// checking the header's key fingerprint against `expected_fingerprint`, if given, before
+/// writing anything. On error the caller deletes `target`.
 pub fn restore_into(
     target: &Path,
     input: impl BufRead,
-    expected_fingerprint: &str,
+    expected_fingerprint: Option<&str>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary> {
     let db = Database::builder()
@@ -30,14 +30,12 @@ pub fn restore_into(
     let mut n_rows = 0u64;
     let summary = read_dump(
         input,
-        |header| {
-            if header.key_fingerprint != expected_fingerprint {
-                return Err(Error::BadDump(format!(
-                    "the dump was made with another key ({}) than the key file given ({expected_fingerprint}); pass the right one with --key-file",
-                    header.key_fingerprint
-                )));
-            }
-            Ok(())
+        |header| match expected_fingerprint {
+            Some(expected) if header.key_fingerprint != expected => Err(Error::BadDump(format!(
+                "the dump was made with another key ({}) than the key file given ({expected}); pass the right one with --key-file",
+                header.key_fingerprint
+            ))),
+            _ => Ok(()),
         },
         |row| {
             pending.push(row);
