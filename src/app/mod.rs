@@ -134,7 +134,7 @@ pub fn security_event(
     detail: impl Into<String>,
 ) -> EventRecord {
     match username {
-        Some(name) if !Username::parse(name).is_ok_and(|valid| valid.as_str() == name) => {
+        Some(name) if !is_username(name) => {
             hidden_name_event(kind, name, INVALID_NAME, ip, detail.into())
         }
         _ => record_and_log(kind, username.map(str::to_string), ip, detail.into()),
@@ -151,9 +151,17 @@ pub fn unknown_user_event(
     ip: Option<IpAddr>,
     detail: impl Into<String>,
 ) -> EventRecord {
-    let valid = Username::parse(typed).is_ok_and(|name| name.as_str() == typed);
-    let shown = if valid { UNKNOWN_NAME } else { INVALID_NAME };
+    let shown = if is_username(typed) {
+        UNKNOWN_NAME
+    } else {
+        INVALID_NAME
+    };
     hidden_name_event(kind, typed, shown, ip, detail.into())
+}
+
+/// Whether `name` is a username exactly as typed (already lower-cased and trimmed).
+fn is_username(name: &str) -> bool {
+    Username::parse(name).is_ok_and(|valid| valid.as_str() == name)
 }
 
 fn hidden_name_event(

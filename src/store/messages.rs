@@ -439,7 +439,7 @@ impl Tx<'_> {
 
 /// The record of message `id`: its seq from the id index, then the record at that seq, which
 /// must name the same id.
-fn find_record(
+pub(in crate::store) fn find_record(
     ids: &impl ReadableTable<u128, u64>,
     messages: &impl ReadableTable<u64, (u128, &'static [u8])>,
     id: u128,

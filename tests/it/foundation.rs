@@ -82,6 +82,30 @@ pub(crate) fn verify_in_scratch(dir: &Path, dump: &Path) -> std::process::Output
     output
 }
 
+/// Writes `lines` and `trailer` as `DIR/crafted.dump` with its checksum made to match, and
+/// checks that `restore` (into `DIR/target`, with `key`) and `verify` both refuse it with a
+/// message containing `expected`, and that no database was left in the target. Returns it.
+pub(crate) fn assert_crafted_dump_refused(
+    dir: &Path,
+    key: &Path,
+    lines: &[String],
+    trailer: &str,
+    expected: &str,
+) -> std::path::PathBuf {
+    let crafted = dir.join("crafted.dump");
+    fs::write(&crafted, with_trailer(lines, trailer)).unwrap();
+    let target = dir.join("target");
+    let output = restore_with_key(&target, &crafted, key, false);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    assert!(!target.join("messages.redb").exists());
+    // `verify` refuses it too, as `restore` would, without a data directory.
+    let output = verify_in_scratch(dir, &crafted);
+    assert_eq!(output.status.code(), Some(1), "verify accepted it");
+    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    target
+}
+
 /// Demo data in `DIR/source` and its dump `DIR/demo.dump`, also split into its lines (header and
 /// records) and its trailer line, for tests that craft a dump from a real one.
 pub(crate) struct DemoDump {
@@ -510,26 +534,14 @@ fn a_crafted_dump_with_a_valid_checksum_but_bad_references_is_refused() {
     // attacker who knows the format would.
     let inbox = first_of_kind(&lines, "inbox");
     set_id(&mut lines[inbox], 'f');
-    let crafted = temp.path().join("crafted.dump");
-    fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
-    let target = temp.path().join("target");
-    let key = source.join("key");
-    let output = restore_with_key(&target, &crafted, &key, false);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("inconsistent"),
-        "{}",
-        stderr(&output)
+    let target = assert_crafted_dump_refused(
+        temp.path(),
+        &source.join("key"),
+        &lines,
+        &trailer,
+        "inconsistent",
     );
-    assert!(!target.join("messages.redb").exists());
     assert!(!target.join("messages.redb.restoring").exists());
-    let output = verify_in_scratch(temp.path(), &crafted);
-    assert_eq!(output.status.code(), Some(1), "verify accepted it");
-    assert!(
-        stderr(&output).contains("inconsistent"),
-        "{}",
-        stderr(&output)
-    );
 }
 
 #[test]

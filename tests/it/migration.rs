@@ -10,8 +10,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::api::{call, create_token, expect};
 use crate::foundation::{
-    DemoDump, assert_same_records, demo, demo_dump, dump_to, first_of_kind, records,
-    restore_with_key, set_id, verify_in_scratch, with_trailer,
+    DemoDump, assert_crafted_dump_refused, assert_same_records, demo, demo_dump, dump_to,
+    first_of_kind, records, restore_with_key, set_id, verify_in_scratch, with_trailer,
 };
 use crate::util::Server;
 
@@ -197,19 +197,13 @@ fn a_crafted_dump_whose_messages_share_a_seq_is_refused() {
     let n = counted["counts"]["message"].as_u64().unwrap();
     counted["counts"]["message"] = (n + 1).into();
     let trailer = serde_json::to_string(&counted).unwrap();
-    let crafted = temp.path().join("crafted.dump");
-    fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
-    let target = temp.path().join("target");
-    let output = restore_with_key(&target, &crafted, &source.join("key"), false);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = crate::util::stderr(&output);
-    assert!(stderr.contains("two messages share"), "{stderr}");
-    assert!(!target.join("messages.redb").exists());
-    // `verify` refuses it too, as `restore` would, without a data directory.
-    let output = verify_in_scratch(temp.path(), &crafted);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = crate::util::stderr(&output);
-    assert!(stderr.contains("two messages share"), "{stderr}");
+    assert_crafted_dump_refused(
+        temp.path(),
+        &source.join("key"),
+        &lines,
+        &trailer,
+        "two messages share",
+    );
 }
 
 #[test]
@@ -225,18 +219,13 @@ fn a_crafted_dump_with_a_body_of_no_message_is_refused() {
     // restore that skipped it silently would not be the dump it was given.
     let first = first_of_kind(&lines, "body");
     set_id(&mut lines[first], 'e');
-    let crafted = temp.path().join("crafted.dump");
-    fs::write(&crafted, with_trailer(&lines, &trailer)).unwrap();
-    let target = temp.path().join("target");
-    let output = restore_with_key(&target, &crafted, &source.join("key"), false);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = crate::util::stderr(&output);
-    assert!(stderr.contains("a body names no message"), "{stderr}");
-    assert!(!target.join("messages.redb").exists());
-    let output = verify_in_scratch(temp.path(), &crafted);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = crate::util::stderr(&output);
-    assert!(stderr.contains("a body names no message"), "{stderr}");
+    assert_crafted_dump_refused(
+        temp.path(),
+        &source.join("key"),
+        &lines,
+        &trailer,
+        "a body names no message",
+    );
     // The dump it was made from still verifies.
     let output = verify_in_scratch(temp.path(), &temp.path().join("demo.dump"));
     assert!(output.status.success(), "{}", crate::util::stderr(&output));

@@ -10,6 +10,7 @@ use super::read::{parse_hash, parse_u128, read_dump};
 use super::{Line, RESTORE_BATCH, Summary};
 use crate::error::{Error, Result};
 use crate::store::SCHEMA_VERSION;
+use crate::store::messages::find_record;
 use crate::store::records::{MessageRecord, decode, encode};
 use crate::store::tables::*;
 
@@ -186,18 +187,11 @@ fn check_consistency(db: &Database) -> Result<()> {
     }
     let next_seq = counter(crate::store::meta::NEXT_SEQ)?;
     let check_entry = |user: &str, seq: u64, id: u128, inbox: bool| -> Result<()> {
-        let value = message_ids
-            .get(id)?
-            .map(|seq| messages.get(seq.value()))
-            .transpose()?
-            .flatten();
-        let record: MessageRecord = match value.as_ref().map(|v| v.value()) {
-            Some((stored, bytes)) if stored == id => decode(bytes)?,
-            _ => {
-                return Err(inconsistent(format!(
-                    "mailbox of {user} names a missing message"
-                )));
-            }
+        // The id index and the records agree: `insert_batch` refused any id or seq twice.
+        let Some(record) = find_record(&message_ids, &messages, id)? else {
+            return Err(inconsistent(format!(
+                "mailbox of {user} names a missing message"
+            )));
         };
         let owner_ok = if inbox {
             record.to == user && record.in_inbox
