@@ -29,7 +29,12 @@ pub enum Error {
     MethodNotAllowed(&'static [&'static str]),
     /// A dump that cannot be restored: truncated, altered, from another key or a newer format.
     BadDump(String),
-    /// A failure of the database or the disk; the detail is for the log only.
+    /// The disk or the database cannot store anything right now (full, an I/O error, a closed
+    /// handle being reopened): a fault of the world that heals by itself, so clients are told to
+    /// retry. The detail is for the log only.
+    Unavailable(String),
+    /// A failure of the database that retrying will not cure (a bug, a corrupt record); the
+    /// detail is for the log only.
     Storage(String),
     /// A record failed to decrypt or the random generator failed; for the log only.
     Crypto(String),
@@ -37,9 +42,22 @@ pub enum Error {
     Internal(String),
 }
 
+/// What `Retry-After` says while storage is failing: long enough not to hammer a full disk,
+/// short enough that a client comes back soon after it heals.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Seconds a client should wait before retrying, where the error says so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
+        }
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Error::Invalid(vec![Invalid::new(field, message)])
     }
@@ -57,6 +75,7 @@ impl Error {
             Error::UnsupportedMediaType => 415,
             Error::RateLimited { .. } => 429,
             Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -75,6 +94,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => "internal_error",
+            Error::Unavailable(_) => "storage_unavailable",
         }
     }
 
@@ -102,6 +122,10 @@ impl Error {
             Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => {
                 "something went wrong on our side".to_string()
             }
+            Error::Unavailable(_) => {
+                "the server cannot store anything right now; please try again in a minute"
+                    .to_string()
+            }
         }
     }
 }
@@ -110,6 +134,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Storage(detail) => write!(f, "storage: {detail}"),
+            Error::Unavailable(detail) => write!(f, "storage unavailable: {detail}"),
             Error::Crypto(detail) => write!(f, "crypto: {detail}"),
             Error::Internal(detail) => write!(f, "internal: {detail}"),
             other => f.write_str(&other.public_message()),

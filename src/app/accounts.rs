@@ -43,6 +43,31 @@ pub struct ResetRequest {
     pub password_confirm: Option<String>,
 }
 
+/// The check every change decided by a password makes inside its transaction: the account is
+/// not locked, and its password is still the one that was verified before the (slow) hashing.
+/// A lock, a reset or another change committed meanwhile makes the change fail as if the
+/// password had been wrong, so it never undoes them and of two concurrent changes one wins.
+pub(super) fn still_as_verified(record: &UserRecord, verified_phc: &str) -> Result<()> {
+    if record.locked {
+        return Err(Error::AccountLocked);
+    }
+    if record.password_phc != verified_phc {
+        return Err(Error::Invalid(vec![Invalid::new(
+            "current_password",
+            "the current password is not correct",
+        )]));
+    }
+    Ok(())
+}
+
+/// An account deleted while its member was changing it: the member is signed out.
+fn gone_is_signed_out(error: Error) -> Error {
+    match error {
+        Error::NotFound => Error::Unauthenticated,
+        other => other,
+    }
+}
+
 impl App {
     /// The PIN in clear, for the password policy's context; empty if none is set.
     fn pin_context(&self) -> Result<String> {
@@ -214,9 +239,10 @@ impl App {
         let name = DisplayName::parse(name)?;
         let username = username.clone();
         self.store.write(move |tx| {
-            let mut record = tx.user(&username)?.ok_or(Error::NotFound)?;
-            record.name = name.as_str().to_string();
-            tx.put_user(&username, &record)
+            tx.update_user(&username, |record| {
+                record.name = name.as_str().to_string();
+                Ok(())
+            })
         })
     }
 
@@ -253,14 +279,20 @@ impl App {
         keep_session: Option<[u8; 32]>,
         client: &Client,
     ) -> Result<()> {
-        let mut record = self.check_current_password(username, current, client)?;
+        let verified = self.check_current_password(username, current, client)?;
         let mut problems = Vec::new();
-        self.check_new_password(new, confirm, username.as_str(), &record.name, &mut problems)?;
+        self.check_new_password(
+            new,
+            confirm,
+            username.as_str(),
+            &verified.name,
+            &mut problems,
+        )?;
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
-        record.password_phc = self.hasher.hash(new)?;
-        record.password_changed_at = Timestamp::now().0;
+        let new_phc = self.hasher.hash(new)?;
+        let changed_at = Timestamp::now().0;
         let event = security_event(
             event::PASSWORD_CHANGED,
             Some(username.as_str()),
@@ -269,7 +301,13 @@ impl App {
         );
         let username = username.clone();
         self.store.write(move |tx| {
-            tx.put_user(&username, &record)?;
+            tx.update_user(&username, |record| {
+                still_as_verified(record, &verified.password_phc)?;
+                record.password_phc = new_phc.clone();
+                record.password_changed_at = changed_at;
+                Ok(())
+            })
+            .map_err(gone_is_signed_out)?;
             tx.end_all_sign_ins(username.as_str(), keep_session.as_ref())?;
             tx.record_event(&event)
         })
@@ -284,7 +322,7 @@ impl App {
         answer: &str,
         client: &Client,
     ) -> Result<()> {
-        let mut record = self.check_current_password(username, password, client)?;
+        let verified = self.check_current_password(username, password, client)?;
         let mut problems = Vec::new();
         let question = QuestionId::parse(question)
             .map_err(|e| problems.push(e))
@@ -293,8 +331,8 @@ impl App {
         let (Some(question), Some(answer)) = (question, answer) else {
             return Err(Error::Invalid(problems));
         };
-        record.question = question.number();
-        record.answer_phc = self.hasher.hash(answer.as_str())?;
+        let question = question.number();
+        let answer_phc = self.hasher.hash(answer.as_str())?;
         let event = security_event(
             event::QUESTION_CHANGED,
             Some(username.as_str()),
@@ -303,7 +341,13 @@ impl App {
         );
         let username = username.clone();
         self.store.write(move |tx| {
-            tx.put_user(&username, &record)?;
+            tx.update_user(&username, |record| {
+                still_as_verified(record, &verified.password_phc)?;
+                record.question = question;
+                record.answer_phc = answer_phc.clone();
+                Ok(())
+            })
+            .map_err(gone_is_signed_out)?;
             tx.record_event(&event)
         })
     }
@@ -349,7 +393,7 @@ impl App {
         let answer = Answer::parse(&form.security_answer)
             .map(|a| a.as_str().to_string())
             .unwrap_or_default();
-        let (Some(username), Some(mut record)) = (username, record) else {
+        let (Some(username), Some(record)) = (username, record) else {
             self.verify_decoy(&answer);
             self.throttle.failure(&keys);
             let event = unknown_user_event(
@@ -394,8 +438,8 @@ impl App {
             return Err(Error::Invalid(problems));
         }
         self.throttle.success(&account_key(username.as_str()));
-        record.password_phc = self.hasher.hash(&form.password)?;
-        record.password_changed_at = Timestamp::now().0;
+        let new_phc = self.hasher.hash(&form.password)?;
+        let changed_at = Timestamp::now().0;
         let event = security_event(
             event::RESET,
             Some(username.as_str()),
@@ -404,12 +448,28 @@ impl App {
         );
         let notice = self.reset_notice(&username, client)?;
         let who = username.clone();
-        self.store.write(move |tx| {
-            tx.put_user(&who, &record)?;
-            tx.end_all_sign_ins(who.as_str(), None)?;
-            notice.insert(tx)?;
-            tx.record_event(&event)
-        })?;
+        let verified = record;
+        self.store
+            .write(move |tx| {
+                tx.update_user(&who, |record| {
+                    // The answer decided, so it must still be the one checked; the password
+                    // too, so that of two resets (or a reset and a change) exactly one wins.
+                    if record.answer_phc != verified.answer_phc {
+                        return Err(Error::Unauthenticated);
+                    }
+                    still_as_verified(record, &verified.password_phc)?;
+                    record.password_phc = new_phc.clone();
+                    record.password_changed_at = changed_at;
+                    Ok(())
+                })?;
+                tx.end_all_sign_ins(who.as_str(), None)?;
+                notice.insert(tx)?;
+                tx.record_event(&event)
+            })
+            .map_err(|e| match e {
+                Error::NotFound | Error::Unauthenticated | Error::AccountLocked => refused(),
+                other => other,
+            })?;
         Ok(username)
     }
 

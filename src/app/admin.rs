@@ -169,7 +169,7 @@ impl App {
                 batch.push(self.seal_message_for_admin(from, to, &title, &body)?);
             }
             self.store
-                .write(move |tx| batch.into_iter().try_for_each(|m| m.insert(tx).map(drop)))?;
+                .write(move |tx| batch.iter().try_for_each(|m| m.insert(tx).map(drop)))?;
             done += count;
             progress(done);
         }
@@ -199,9 +199,10 @@ impl App {
         };
         let event = security_event(kind, Some(username.as_str()), None, "by operator");
         self.store.write(move |tx| {
-            let mut record = tx.user(&username)?.ok_or(Error::NotFound)?;
-            record.locked = locked;
-            tx.put_user(&username, &record)?;
+            tx.update_user(&username, |record| {
+                record.locked = locked;
+                Ok(())
+            })?;
             if locked {
                 tx.end_all_sign_ins(username.as_str(), None)?;
             }
@@ -220,11 +221,13 @@ impl App {
             None,
             "by operator",
         );
+        let changed_at = Timestamp::now().0;
         self.store.write(move |tx| {
-            let mut record = tx.user(&username)?.ok_or(Error::NotFound)?;
-            record.password_phc = phc;
-            record.password_changed_at = Timestamp::now().0;
-            tx.put_user(&username, &record)?;
+            tx.update_user(&username, |record| {
+                record.password_phc = phc.clone();
+                record.password_changed_at = changed_at;
+                Ok(())
+            })?;
             tx.end_all_sign_ins(username.as_str(), None)?;
             tx.record_event(&event)
         })?;

@@ -11,8 +11,8 @@ use super::{App, Client, account_key, event, security_event, unknown_user_event}
 use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
-use crate::store::Rx;
 use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
+use crate::store::{Rx, Tx};
 
 /// A signed-in browser session, as a request sees it.
 #[derive(Debug, Clone)]
@@ -40,6 +40,21 @@ pub struct CredentialInfo {
 
 fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Checked inside the transaction that creates a session or a token: the account is still
+/// there and not locked, and (after a password check) its password is still the one verified.
+/// Without it, a lock, a deletion or a password change committed while the password was being
+/// hashed would be followed by a fresh sign-in that it was meant to prevent.
+fn may_sign_in(tx: &Tx<'_>, username: &Username, verified_phc: Option<&str>) -> Result<()> {
+    let record = tx.user(username)?.ok_or(Error::Unauthenticated)?;
+    if record.locked {
+        return Err(Error::AccountLocked);
+    }
+    if verified_phc.is_some_and(|phc| phc != record.password_phc) {
+        return Err(Error::Unauthenticated);
+    }
+    Ok(())
 }
 
 impl App {
@@ -111,7 +126,7 @@ impl App {
         client: &Client,
         previous: Option<&str>,
     ) -> Result<(String, Session)> {
-        let (username, _) = self.check_password(username, password, client)?;
+        let (username, verified) = self.check_password(username, password, client)?;
         let secret = new_secret()?;
         let hash = sha256(secret.as_bytes());
         let now = Timestamp::now().0;
@@ -131,7 +146,9 @@ impl App {
             csrf: self.csrf_for(&hash),
         };
         let event = security_event(event::LOGIN, Some(username.as_str()), Some(client.ip), "");
+        let who = username.clone();
         self.store.write(move |tx| {
+            may_sign_in(tx, &who, Some(&verified.password_phc))?;
             if let Some(old) = previous_hash {
                 tx.remove_credential::<SessionRecord>(&old)?;
             }
@@ -265,12 +282,21 @@ impl App {
         password: &str,
         client: &Client,
     ) -> Result<(String, Timestamp)> {
-        let (username, _) = self.check_password(username, password, client)?;
-        self.issue_token(&username, client)
+        let (username, verified) = self.check_password(username, password, client)?;
+        self.issue_token_as(&username, client, Some(verified.password_phc))
     }
 
     /// Creates an API token for an already signed-in user (the account page).
     pub fn issue_token(&self, username: &Username, client: &Client) -> Result<(String, Timestamp)> {
+        self.issue_token_as(username, client, None)
+    }
+
+    fn issue_token_as(
+        &self,
+        username: &Username,
+        client: &Client,
+        verified_phc: Option<String>,
+    ) -> Result<(String, Timestamp)> {
         let secret = new_secret()?;
         let hash = sha256(secret.as_bytes());
         let now = Timestamp::now().0;
@@ -287,7 +313,9 @@ impl App {
             Some(client.ip),
             "",
         );
+        let who = username.clone();
         self.store.write(move |tx| {
+            may_sign_in(tx, &who, verified_phc.as_deref())?;
             tx.put_credential(&hash, &record)?;
             tx.record_event(&event)
         })?;
@@ -389,7 +417,22 @@ mod tests {
             token_ttl,
             ..super::super::Settings::default()
         };
-        App::new(store, key, PasswordHasher::new(15), settings).expect("app")
+        let app = App::new(store, key, PasswordHasher::new(15), settings).expect("app");
+        // A token is only issued to an account that exists (checked in its transaction).
+        let record = UserRecord {
+            name: "Alice".into(),
+            password_phc: String::new(),
+            question: 1,
+            answer_phc: String::new(),
+            created_at: 0,
+            password_changed_at: 0,
+            locked: false,
+        };
+        let alice = Username::parse("alice").expect("valid");
+        app.store
+            .write(move |tx| tx.insert_user(&alice, &record))
+            .expect("member");
+        app
     }
 
     fn client() -> Client {

@@ -101,15 +101,19 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// Stores it; the recipient must exist. Returns its seq.
-    pub fn insert(self, tx: &Tx<'_>) -> Result<u64> {
+    /// Stores it; the recipient must exist, and so must the sender, checked here because an
+    /// account may be deleted between the request's checks and this commit. Returns its seq.
+    pub fn insert(&self, tx: &Tx<'_>) -> Result<u64> {
+        if self.draft.in_sent && !tx.user_exists(&self.draft.from)? {
+            return Err(Error::Unauthenticated);
+        }
         if !tx.user_exists(&self.draft.to)? {
             return Err(Error::Invalid(vec![Invalid::new(
                 "to",
                 "no member has this username",
             )]));
         }
-        tx.insert_message(self.id, self.draft, &self.body)
+        tx.insert_message(self.id, &self.draft, &self.body)
     }
 }
 

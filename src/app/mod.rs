@@ -76,6 +76,11 @@ pub struct App {
 }
 
 impl App {
+    /// Why the server cannot store anything right now, or `None` when it can (`/healthz`).
+    pub fn storage_fault(&self) -> Option<String> {
+        self.store.fault()
+    }
+
     pub fn new(
         store: Store,
         key: DataKey,

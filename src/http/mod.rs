@@ -60,6 +60,23 @@ impl Web {
     }
 }
 
+/// `/healthz`: 200 while the server can store what it is asked to, 503 with the reason (and
+/// `Retry-After`) while it cannot, so a supervisor or a load balancer can tell.
+fn health(fault: Option<String>) -> Response {
+    match fault {
+        None => Response::from_data("application/json", &b"{\"status\":\"ok\"}"[..]),
+        Some(reason) => {
+            let body = serde_json::json!({ "status": "unavailable", "reason": reason });
+            Response::from_data("application/json", body.to_string())
+                .with_status_code(503)
+                .with_unique_header(
+                    "Retry-After",
+                    crate::error::UNAVAILABLE_RETRY_AFTER.to_string(),
+                )
+        }
+    }
+}
+
 /// True for paths answered in JSON rather than HTML.
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/healthz"
@@ -71,9 +88,7 @@ impl server::Service for Web {
         let path = request.url();
         let (response, personal) = if path == "/healthz" {
             let response = match request.method() {
-                "GET" | "HEAD" => {
-                    Response::from_data("application/json", &b"{\"status\":\"ok\"}"[..])
-                }
+                "GET" | "HEAD" => health(self.app.storage_fault()),
                 _ => api::method_not_allowed(&["GET", "HEAD"], request_id),
             };
             (response, true)

@@ -247,7 +247,7 @@ impl Rx {
 impl Tx<'_> {
     /// Stores a new message and lists it in the recipient's inbox and, if `draft.in_sent`, the
     /// sender's sent box; returns its seq. The caller has checked that both participants exist.
-    pub fn insert_message(&self, id: u128, draft: MessageDraft, body: &[u8]) -> Result<u64> {
+    pub fn insert_message(&self, id: u128, draft: &MessageDraft, body: &[u8]) -> Result<u64> {
         let seq = meta::next(self, meta::NEXT_SEQ)?;
         let MessageDraft {
             from,
@@ -256,13 +256,13 @@ impl Tx<'_> {
             title,
             in_sent,
         } = draft;
-        let (from, to) = (from.as_str(), to.as_str());
+        let (from, to, in_sent) = (from.as_str(), to.as_str(), *in_sent);
         let record = MessageRecord {
             seq,
             from: from.to_string(),
             to: to.to_string(),
-            sent_at,
-            title,
+            sent_at: *sent_at,
+            title: title.clone(),
             in_inbox: true,
             in_sent,
         };

@@ -39,6 +39,25 @@ pub fn schema_version_read(rx: &Rx) -> Result<Option<u64>> {
     value.map(|v| decode_u64(v.value())).transpose()
 }
 
+/// The health check's probe, first step: stores a value as large as the largest request body,
+/// so its durable commit tells whether the disk has room for any one request (a small write
+/// could still fit in pages the file already has while real sends are refused).
+pub fn probe_store(tx: &Tx<'_>) -> Result<()> {
+    let mut table = tx.txn.open_table(META)?;
+    table.insert(PROBE_KEY, vec![0x5a; PROBE_BYTES].as_slice())?;
+    Ok(())
+}
+
+/// The probe's second step: removes what the first stored (also run on open, in case a
+/// process stopped between the two).
+pub fn probe_clear(tx: &Tx<'_>) -> Result<()> {
+    tx.txn.open_table(META)?.remove(PROBE_KEY)?;
+    Ok(())
+}
+
+const PROBE_KEY: &str = "health_probe";
+const PROBE_BYTES: usize = 1 << 20;
+
 pub fn set_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
     let mut table = tx.txn.open_table(META)?;
     table.insert(key, value.to_le_bytes().as_slice())?;

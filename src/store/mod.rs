@@ -7,6 +7,7 @@
 
 pub mod dump;
 pub mod events;
+mod handle;
 pub mod messages;
 pub mod meta;
 pub mod records;
@@ -39,13 +40,12 @@ macro_rules! storage_errors {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {
             fn from(error: $t) -> Self {
-                Error::Storage(error.to_string())
+                classify(redb::Error::from(error))
             }
         }
     )*};
 }
 storage_errors!(
-    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -53,14 +53,33 @@ storage_errors!(
     redb::CommitError
 );
 
+impl From<redb::Error> for Error {
+    fn from(error: redb::Error) -> Self {
+        classify(error)
+    }
+}
+
+/// Tells a fault of the disk (full, an I/O error, a handle spoiled by one), which heals and is
+/// answered 503, from everything else, which is a bug or a corrupt file (500).
+fn classify(error: redb::Error) -> Error {
+    match error {
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
+            Error::Unavailable(error.to_string())
+        }
+        other => Error::Storage(other.to_string()),
+    }
+}
+
 /// A write transaction as the rest of the application sees it.
 pub struct Tx<'a> {
     pub(crate) txn: &'a redb::WriteTransaction,
 }
 
-/// A read snapshot.
+/// A read snapshot. It holds the handle it was taken from, so a reopen after a disk fault
+/// waits for it to end before closing that handle.
 pub struct Rx {
     pub(crate) txn: redb::ReadTransaction,
+    _db: Option<Arc<Database>>,
 }
 
 /// An open database with its writer thread.
@@ -70,7 +89,7 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    handle: Arc<handle::Handle>,
     writer: writer::Writer,
 }
 
@@ -79,50 +98,55 @@ impl Store {
     /// this binary: the server and the admin commands may write while a `dump` reads.
     pub fn open(data_dir: &Path) -> Result<Self> {
         let path = data_dir.join(DB_FILE);
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-            .create(&path)
-            .map_err(|e| open_error(&path, e))?;
-        let db = Arc::new(db);
-        migrate(&db, &path)?;
-        let writer = writer::Writer::start(db.clone());
+        let handle = Arc::new(handle::Handle::open(&path)?);
+        migrate(handle.db()?.as_ref(), handle.path())?;
+        let writer = writer::Writer::start(handle.clone());
         Ok(Store {
-            inner: Arc::new(Inner { db, writer }),
+            inner: Arc::new(Inner { handle, writer }),
         })
     }
 
-    /// Opens a database this process alone writes (restore builds its new file this way).
-    pub fn create_exclusive(path: &Path) -> Result<Self> {
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| open_error(path, e))?;
-        let db = Arc::new(db);
-        migrate(&db, path)?;
-        let writer = writer::Writer::start(db.clone());
-        Ok(Store {
-            inner: Arc::new(Inner { db, writer }),
-        })
-    }
-
-    /// Runs `work` in a write transaction and returns once its commit is durable. `work` must
-    /// check everything before it changes anything: an `Err` from it is returned to its caller
-    /// while the batch it ran in still commits, so a half-done change would be kept.
+    /// Runs `work` in a write transaction and returns once its commit is durable.
+    ///
+    /// A change is all or nothing: if `work` returns `Err` or panics, none of its writes are
+    /// kept, while the other changes that shared its batch still commit (the writer rolls the
+    /// batch back and runs it again without the failed change, which is why `work` is `Fn`).
+    /// So `work` must be a function of what it reads inside the transaction and of what it
+    /// captured, and have no effect outside it.
     pub fn write<R, F>(&self, work: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<R> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
     {
         self.inner.writer.submit(work)
     }
 
     /// Runs `work` in a fresh read snapshot.
     pub fn read<R>(&self, work: impl FnOnce(&Rx) -> Result<R>) -> Result<R> {
+        let db = self.inner.handle.db()?;
         let rx = Rx {
-            txn: self.inner.db.begin_read()?,
+            txn: db.begin_read()?,
+            _db: Some(db),
         };
         work(&rx)
+    }
+
+    /// Why storage is failing, or `None` when writes are being stored. While it fails, at most
+    /// once a second, a probe write is tried first, so the answer turns healthy again once the
+    /// cause is gone even when no member writes anything.
+    pub fn fault(&self) -> Option<String> {
+        let (reason, probe_due) = self.inner.handle.fault()?;
+        if !probe_due {
+            return Some(reason.to_string());
+        }
+        match self
+            .write(meta::probe_store)
+            .and_then(|()| self.write(meta::probe_clear))
+        {
+            Ok(()) => None,
+            Err(Error::Unavailable(detail)) => Some(handle::public_reason(&detail).to_string()),
+            Err(_) => Some(reason.to_string()),
+        }
     }
 }
 
@@ -164,6 +188,7 @@ impl Snapshot {
         };
         let mut rx = Rx {
             txn: db.begin_read()?,
+            _db: None,
         };
         if check_version(&rx, &path)? < SCHEMA_VERSION {
             drop(rx);
@@ -172,6 +197,7 @@ impl Snapshot {
             db = open().map_err(|e| open_error(&path, e))?;
             rx = Rx {
                 txn: db.begin_read()?,
+                _db: None,
             };
             check_version(&rx, &path)?;
         }
@@ -189,10 +215,13 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> Error {
             "the database {} is in use by another process",
             path.display()
         )),
-        other => Error::Storage(format!(
-            "cannot open the database {}: {other}",
-            path.display()
-        )),
+        other => {
+            let detail = format!("cannot open the database {}: {other}", path.display());
+            match Error::from(other) {
+                Error::Unavailable(_) => Error::Unavailable(detail),
+                _ => Error::Storage(detail),
+            }
+        }
     }
 }
 
@@ -203,7 +232,7 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> Error {
 /// new version in the commit of its last step. A crash between steps leaves a file of the old
 /// version whose rows are partly moved; the next open (by any process) goes on from there, and
 /// processes that open it at the same time share the remaining steps.
-fn migrate(db: &Database, path: &Path) -> Result<()> {
+pub(super) fn migrate(db: &Database, path: &Path) -> Result<()> {
     loop {
         let txn = db.begin_write()?;
         let finished = {
@@ -227,6 +256,7 @@ fn migrate(db: &Database, path: &Path) -> Result<()> {
                 }
                 Some(_) => {
                     tx.create_all_tables()?;
+                    meta::probe_clear(&tx)?;
                     true
                 }
             }

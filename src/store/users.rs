@@ -80,10 +80,23 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Replaces an existing account's record.
-    pub fn put_user(&self, username: &Username, record: &UserRecord) -> Result<()> {
+    /// Changes an account as it is stored now: reads the record inside this transaction,
+    /// lets `change` decide (it may refuse with an error, and then nothing is written) and
+    /// writes what it made of it. A missing account (never there, or deleted meanwhile) is
+    /// `NotFound` and is never written back. There is deliberately no operation that puts a
+    /// whole record read earlier: that would undo whatever changed in between.
+    pub fn update_user(
+        &self,
+        username: &Username,
+        change: impl FnOnce(&mut UserRecord) -> Result<()>,
+    ) -> Result<()> {
         let mut table = self.txn.open_table(USERS)?;
-        table.insert(username.as_str(), encode(record)?.as_slice())?;
+        let mut record: UserRecord = match table.get(username.as_str())? {
+            Some(value) => decode(value.value())?,
+            None => return Err(Error::NotFound),
+        };
+        change(&mut record)?;
+        table.insert(username.as_str(), encode(&record)?.as_slice())?;
         Ok(())
     }
 

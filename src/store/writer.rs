@@ -3,9 +3,15 @@
 //! Callers queue closures; the thread takes all that are waiting (up to a batch limit), waits
 //! briefly for callers it expects back (see [`gather`]), runs them in one transaction, commits
 //! once, then answers each caller. Under load many sends share one commit and its flushes;
-//! alone, a request pays exactly one commit as before. A closure that
-//! panics spoils only its batch: the transaction is dropped (nothing of it is kept), every caller
-//! of the batch gets an error, and the thread goes on.
+//! alone, a request pays exactly one commit as before.
+//!
+//! A change is all or nothing inside its batch. Changes run in order; when one returns `Err`
+//! or panics, the transaction is rolled back, that change is answered with its own error, and
+//! the batch runs again without it (the changes are `Fn` so they can). The changes before it
+//! therefore run twice, but only when one fails, so the common path costs nothing extra. A
+//! storage fault (a full disk, an I/O error) is different: it fails the whole batch with 503's
+//! error, the handle is reopened (redb refuses a handle after a failed commit), and the next
+//! batch tries again, which is how storage heals without a restart.
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,9 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use redb::Database;
-
 use super::Tx;
+use super::handle::Handle;
 use crate::error::{Error, Result};
 
 /// The most closures one commit carries; bounds the work lost to one failed commit.
@@ -26,15 +31,87 @@ const MAX_BATCH: usize = 256;
 /// Short beside one commit (about a millisecond here), so no caller waits long for it.
 const GATHER_WAIT: Duration = Duration::from_micros(500);
 
-/// Called with the outcome of the commit its closure ran in.
-type Completion = Box<dyn FnOnce(Result<()>) + Send>;
-type Work = Box<dyn FnOnce(&Tx<'_>) -> Completion + Send>;
+/// A change as the writer sees it: something to run (again, if its batch is retried), and a
+/// caller to answer once its fate is known.
+trait Change: Send {
+    /// Runs the change in `tx`, keeping its outcome; `false` if it failed (nothing of it may
+    /// be kept).
+    fn run(&mut self, tx: &Tx<'_>) -> bool;
+    /// Records that the change panicked.
+    fn panicked(&mut self);
+    /// The change's own error, if it failed: whether it is a storage fault, and its text.
+    fn fault(&self) -> Option<&Error>;
+    /// Answers the caller: with the commit's error if there is one, else with the outcome.
+    fn answer(self: Box<Self>, commit: Result<()>);
+}
+
+struct Pending<R, F> {
+    work: F,
+    outcome: Option<Result<R>>,
+    answer: SyncSender<Result<R>>,
+}
+
+impl<R, F> Change for Pending<R, F>
+where
+    R: Send,
+    F: Fn(&Tx<'_>) -> Result<R> + Send,
+{
+    fn run(&mut self, tx: &Tx<'_>) -> bool {
+        let outcome = (self.work)(tx);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn panicked(&mut self) {
+        self.outcome = Some(Err(Error::Internal("a database change panicked".into())));
+    }
+
+    fn fault(&self) -> Option<&Error> {
+        match &self.outcome {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn answer(self: Box<Self>, commit: Result<()>) {
+        let outcome = match (commit, self.outcome) {
+            // A change that failed on its own is answered with its own error whatever the
+            // commit of the others did: nothing of it was in that commit.
+            (_, Some(Err(own))) => Err(own),
+            (Err(commit), _) => Err(commit),
+            (Ok(()), Some(Ok(value))) => Ok(value),
+            (Ok(()), None) => Err(Error::Internal("a database change never ran".into())),
+        };
+        let _ = self.answer.send(outcome);
+    }
+}
 
 /// A queued change and the thread that waits for it. A caller has at most one change queued
 /// (submitting blocks), so distinct threads count the callers taking part in the load.
 struct Job {
-    work: Work,
+    change: Box<dyn Change>,
     caller: ThreadId,
+}
+
+impl Job {
+    /// A job for `work` and the receiver its caller waits on.
+    fn new<R, F>(work: F) -> (Job, Receiver<Result<R>>)
+    where
+        R: Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
+    {
+        let (answer, answered): (SyncSender<Result<R>>, _) = mpsc::sync_channel(1);
+        let job = Job {
+            change: Box::new(Pending {
+                work,
+                outcome: None,
+                answer,
+            }),
+            caller: std::thread::current().id(),
+        };
+        (job, answered)
+    }
 }
 
 pub(super) struct Writer {
@@ -43,11 +120,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>) -> Self {
+    pub(super) fn start(handle: Arc<Handle>) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&db, &queue))
+            .spawn(move || run(&handle, &queue))
             .expect("spawning the database writer thread");
         Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -58,18 +135,9 @@ impl Writer {
     pub(super) fn submit<R, F>(&self, work: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<R> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
     {
-        let (answer, answered): (SyncSender<Result<R>>, _) = mpsc::sync_channel(1);
-        let job = Job {
-            work: Box::new(move |tx| {
-                let outcome = work(tx);
-                Box::new(move |commit: Result<()>| {
-                    let _ = answer.send(commit.and(outcome));
-                })
-            }),
-            caller: std::thread::current().id(),
-        };
+        let (job, answered) = Job::new(work);
         let sender = self
             .jobs
             .lock()
@@ -96,7 +164,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(db: &Database, queue: &Receiver<Job>) {
+fn run(handle: &Handle, queue: &Receiver<Job>) {
     let (mut n_changes, mut n_commits) = (0u64, 0u64);
     // How many callers take part in the current load: those of the last batch and those that
     // queued while it committed. Under steady load from N callers this settles at N.
@@ -115,7 +183,7 @@ fn run(db: &Database, queue: &Receiver<Job>) {
         n_changes += batch.len() as u64;
         n_commits += 1;
         let mut callers: HashSet<ThreadId> = batch.iter().map(|job| job.caller).collect();
-        commit_batch(db, batch);
+        commit_batch(handle, batch);
         drain(queue, &mut next);
         // A caller answered by this commit may already be back: count it once.
         callers.extend(next.iter().map(|job| job.caller));
@@ -155,43 +223,128 @@ fn gather(queue: &Receiver<Job>, batch: &mut Vec<Job>, expected: usize) {
     }
 }
 
-fn commit_batch(db: &Database, batch: Vec<Job>) {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => {
-            let message = format!("cannot begin a write transaction: {e}");
-            // The closures never ran, so their callers only learn that the commit failed.
-            for job in batch {
-                drop(job);
+fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
+    loop {
+        let txn = match handle
+            .db()
+            .and_then(|db| db.begin_write().map_err(Error::from))
+        {
+            Ok(txn) => txn,
+            Err(e) => return fail_batch(handle, batch, &e),
+        };
+        let failed_at = {
+            let tx = Tx { txn: &txn };
+            batch.iter_mut().position(|job| {
+                match catch_unwind(AssertUnwindSafe(|| job.change.run(&tx))) {
+                    Ok(kept) => !kept,
+                    Err(_) => {
+                        tracing::error!("a database change panicked; it was rolled back");
+                        job.change.panicked();
+                        true
+                    }
+                }
+            })
+        };
+        let Some(failed_at) = failed_at else {
+            let committed = txn.commit().map_err(Error::from);
+            match committed {
+                Ok(()) => {
+                    handle.succeeded();
+                    for job in batch {
+                        job.change.answer(Ok(()));
+                    }
+                }
+                Err(e) => fail_batch(handle, batch, &e),
             }
-            tracing::error!("{message}");
+            return;
+        };
+        // Roll back everything the batch wrote; the changes before the failed one run again.
+        if let Err(e) = txn.abort() {
+            tracing::error!("rolling back a batch failed: {e}");
+        }
+        let failed = batch.remove(failed_at);
+        if let Some(Error::Unavailable(detail)) = failed.change.fault() {
+            let error = Error::Unavailable(detail.clone());
+            failed.change.answer(Ok(()));
+            return fail_batch(handle, batch, &error);
+        }
+        failed.change.answer(Ok(()));
+        if batch.is_empty() {
             return;
         }
+    }
+}
+
+/// Answers every caller of a batch that could not be stored. A storage fault also marks the
+/// store as failing and reopens the handle, so reads work again at once and the next batch
+/// finds a handle that is not spoiled by this failure.
+fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &Error) {
+    let copy = || match error {
+        Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
+        other => Error::Storage(other.to_string()),
     };
-    let ran = catch_unwind(AssertUnwindSafe(|| {
-        let tx = Tx { txn: &txn };
-        batch
-            .into_iter()
-            .map(|job| (job.work)(&tx))
-            .collect::<Vec<Completion>>()
-    }));
-    match ran {
-        Ok(completions) => {
-            let committed: Result<()> = txn.commit().map_err(Error::from);
-            for complete in completions {
-                let outcome = match &committed {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(Error::Storage(e.to_string())),
-                };
-                complete(outcome);
-            }
+    for job in batch {
+        job.change.answer(Err(copy()));
+    }
+    if let Error::Unavailable(detail) = error {
+        handle.failed(detail);
+        if let Err(e) = handle.reopen() {
+            tracing::error!("reopening the database failed: {e}");
         }
-        Err(_) => {
-            // A closure panicked: nothing of this batch is kept. Dropping the completions that
-            // were already made (inside the unwound closure) closes their answer channels, so
-            // every caller of the batch receives an error rather than waiting forever.
-            drop(txn);
-            tracing::error!("a database change panicked; its batch was rolled back");
-        }
+    } else {
+        tracing::error!("a commit failed: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::meta;
+    use redb::ReadableDatabase;
+
+    fn counter(handle: &Handle, key: &'static str) -> Option<u64> {
+        let db = handle.db().unwrap();
+        let rx = crate::store::Rx {
+            txn: db.begin_read().unwrap(),
+            _db: None,
+        };
+        meta::get_bytes(&rx, key)
+            .unwrap()
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+
+    /// The batch of one commit: two changes that write and succeed, one that writes and then
+    /// fails, one that writes and then panics. The two that failed leave nothing; the others
+    /// are committed and answered, each caller with its own outcome.
+    #[test]
+    fn a_change_that_fails_leaves_nothing_and_its_batch_still_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let handle = Handle::open(&dir.path().join("t.redb")).unwrap();
+        crate::store::migrate(handle.db().unwrap().as_ref(), handle.path()).unwrap();
+        let (first, first_answer) = Job::new(|tx| meta::set_u64(tx, "first", 1).map(|()| 1));
+        let (refused, refused_answer) = Job::new(|tx| {
+            meta::set_u64(tx, "refused", 2)?;
+            Err::<u32, _>(Error::NotFound)
+        });
+        let (last, last_answer) = Job::new(|tx| meta::set_u64(tx, "last", 3).map(|()| 3));
+        let (panics, panics_answer) = Job::new(|tx| -> Result<u32> {
+            meta::set_u64(tx, "panics", 4)?;
+            panic!("a bug in a change");
+        });
+        commit_batch(&handle, vec![first, refused, panics, last]);
+        assert_eq!(first_answer.recv().unwrap().unwrap(), 1);
+        assert!(matches!(
+            refused_answer.recv().unwrap(),
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            panics_answer.recv().unwrap(),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(last_answer.recv().unwrap().unwrap(), 3);
+        assert_eq!(counter(&handle, "first"), Some(1));
+        assert_eq!(counter(&handle, "last"), Some(3));
+        assert_eq!(counter(&handle, "refused"), None);
+        assert_eq!(counter(&handle, "panics"), None);
     }
 }

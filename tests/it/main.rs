@@ -7,5 +7,6 @@ mod foundation;
 mod http_core;
 mod migration;
 mod ops;
+mod races;
 mod util;
 mod web;

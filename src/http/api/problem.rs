@@ -111,6 +111,12 @@ impl Scheme {
 impl From<Error> for Problem {
     fn from(error: Error) -> Self {
         let status = error.status();
+        if let Error::Unavailable(detail) = &error {
+            tracing::warn!("storage unavailable: {detail}");
+            let retry_after = error.retry_after().unwrap_or(1);
+            return Problem::new(status, error.code(), error.public_message())
+                .with_header("Retry-After", retry_after.to_string());
+        }
         if status >= 500 {
             return Problem::internal(error.to_string());
         }

@@ -108,12 +108,16 @@ pub fn field_errors(error: &Error) -> Option<FieldErrors> {
                 "This account is locked. Ask the person who runs this server.".into(),
             );
         }
+        // Shown on the form, so what the person typed is still there when they retry.
+        Error::Unavailable(_) => {
+            errors.insert("form".into(), sentence(&error.public_message()));
+        }
         _ => return None,
     }
     Some(errors)
 }
 
-/// The whole-page answer to an error: 429 with `Retry-After`, 404, or the status's page; our
+/// The whole-page answer to an error: 429 and 503 with `Retry-After`, 404, or the status's page; our
 /// own failures are logged with the request id the page shows.
 pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
     let id = call.ctx.request_id;
@@ -137,6 +141,13 @@ pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
                 .with_unique_header("Retry-After", retry_after.to_string())
         }
         Error::NotFound => call.not_found(),
+        Error::Unavailable(_) => {
+            tracing::warn!("request failed id={id}: {error}");
+            let retry_after = error.retry_after().unwrap_or(1);
+            pages
+                .error_page(503, &sentence(&error.public_message()), id)
+                .with_unique_header("Retry-After", retry_after.to_string())
+        }
         Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => {
             tracing::error!("request failed id={id}: {error}");
             pages.error_page(500, "Something went wrong on our side.", id)

@@ -159,7 +159,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
             .with_unique_header("Allow", allowed.join(", "));
     }
     let post = method == "POST";
-    match route {
+    let response = match route {
         Route::Root => match session::current(&call) {
             Some(_) => Response::redirect_303("/inbox"),
             None => Response::redirect_303("/login"),
@@ -181,7 +181,20 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
         Route::Account => account::page(&call),
         Route::AccountAction(action) => account::post(&call, action),
         Route::Strength => meter::strength(&call),
+    };
+    // A form shown again because storage failed says when to retry, like the error page does.
+    if response.status_code == 503
+        && !response
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Retry-After"))
+    {
+        return response.with_unique_header(
+            "Retry-After",
+            crate::error::UNAVAILABLE_RETRY_AFTER.to_string(),
+        );
     }
+    response
 }
 
 /// The member behind the request, or the redirect to the login page.

@@ -206,16 +206,7 @@ fn sigterm_lets_requests_in_flight_finish() {
     );
 
     let server = Server::start_in(&dir, &[]);
-    let inbox = expect(
-        api(
-            server.addr,
-            "GET",
-            "/api/v1/messages?box=inbox&limit=50",
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
+    let inbox = get_ok(server.addr, &bob, "/api/v1/messages?box=inbox&limit=50");
     let mut titles: Vec<String> = inbox["messages"]
         .as_array()
         .expect("messages")

@@ -8,6 +8,7 @@
 //! retention test also opens the stopped server's database through the library, to plant
 //! records that are already old (the clock cannot be moved from outside).
 
+mod disk_full;
 mod durability;
 mod logs;
 mod network;
@@ -74,6 +75,11 @@ fn expect(response: io::Result<Response>, status: u16) -> Value {
     } else {
         response.json()
     }
+}
+
+/// A GET of the API as `bearer` that must answer 200; its JSON.
+fn get_ok(addr: SocketAddr, bearer: &str, path: &str) -> Value {
+    expect(api(addr, "GET", path, Some(bearer), None), 200)
 }
 
 fn basic(username: &str, password: &str) -> String {
