@@ -24,6 +24,8 @@ pub struct ThrottleSettings {
     pub max_failures_account: u32,
     pub max_failures_ip: u32,
     pub lockout: Duration,
+    /// Wrong registration PINs per hour across all IPs before registration pauses.
+    pub max_wrong_pins_per_hour: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -33,6 +35,7 @@ impl Default for ThrottleSettings {
             max_failures_account: 5,
             max_failures_ip: 20,
             lockout: Duration::from_secs(60),
+            max_wrong_pins_per_hour: super::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR,
         }
     }
 }
@@ -45,6 +48,16 @@ struct Entry {
     n_locks: u32,
     locked_until: Option<Instant>,
     last_used: Option<Instant>,
+}
+
+impl Entry {
+    /// Whole seconds left of the entry's lock; 0 when it is not locked.
+    fn lock_left(&self, now: Instant) -> u64 {
+        match self.locked_until {
+            Some(until) if until > now => ceil_secs(until - now),
+            _ => 0,
+        }
+    }
 }
 
 pub struct Throttle {
@@ -75,11 +88,7 @@ impl Throttle {
         let mut retry_after = 0u64;
         for key in keys {
             if let Some(entry) = entries.get_mut(key) {
-                if let Some(until) = entry.locked_until
-                    && until > now
-                {
-                    retry_after = retry_after.max(ceil_secs(until - now));
-                }
+                retry_after = retry_after.max(entry.lock_left(now));
                 entry
                     .attempts
                     .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
@@ -98,6 +107,23 @@ impl Throttle {
             let entry = entries.entry(key.clone()).or_default();
             entry.attempts.push(now);
             entry.last_used = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Refuses, recording nothing, while any of `keys` is locked (registration honours the
+    /// per-IP failure lock without sharing the login's attempt rate).
+    pub fn refuse_if_locked(&self, keys: &[String]) -> Result<(), Error> {
+        let now = Instant::now();
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let retry_after = keys
+            .iter()
+            .filter_map(|key| entries.get(key))
+            .map(|entry| entry.lock_left(now))
+            .max()
+            .unwrap_or(0);
+        if retry_after > 0 {
+            return Err(Error::RateLimited { retry_after });
         }
         Ok(())
     }
