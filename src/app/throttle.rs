@@ -1,6 +1,7 @@
 //! Rate limits and lockouts for login, token creation, registration and reset, kept in memory.
 //!
-//! Two mechanisms, both keyed by strings like `ip:203.0.113.9` or `account:alice`:
+//! Two mechanisms, both keyed by strings like `ip:203.0.113.9`, `account:alice` or
+//! `device:NONCE` (a signed-in-before client, see `app::device`):
 //! - attempts: at most `attempts_per_minute` tries per key in a sliding minute, success or not;
 //! - failures: after `max_failures` failures within the failure window the key is locked for
 //!   `lockout`, doubled for each further lock (up to an hour): the growing delay.
@@ -135,7 +136,8 @@ impl Throttle {
         make_room(&mut entries, now);
         let mut outcomes = Vec::new();
         for key in keys {
-            let limit = if key.starts_with("account:") {
+            // A device (see `app::device`) is held to the account's limit.
+            let limit = if key.starts_with("account:") || key.starts_with("device:") {
                 self.settings.max_failures_account
             } else {
                 self.settings.max_failures_ip
