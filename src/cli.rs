@@ -169,6 +169,14 @@ pub struct ServeArgs {
     /// Seconds of the first lock; each further lock doubles it (up to an hour).
     #[arg(long, env = "MESSAGES_LOCKOUT_SECONDS", default_value_t = 60)]
     pub lockout_seconds: u64,
+    /// Wrong registration PINs per hour from all IP addresses together before registration
+    /// pauses (for the hour, or until a new PIN is set).
+    #[arg(
+        long,
+        env = "MESSAGES_PIN_MAX_FAILURES_PER_HOUR",
+        default_value_t = crate::app::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR
+    )]
+    pub pin_max_failures_per_hour: u32,
     /// Login, token, registration and reset attempts per IP address and per account per minute.
     #[arg(long, env = "MESSAGES_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
     pub attempts_per_minute: u32,

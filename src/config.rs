@@ -55,6 +55,10 @@ impl ServeConfig {
         positive("login-max-failures", u64::from(args.login_max_failures))?;
         positive("ip-max-failures", u64::from(args.ip_max_failures))?;
         positive("attempts-per-minute", u64::from(args.attempts_per_minute))?;
+        positive(
+            "pin-max-failures-per-hour",
+            u64::from(args.pin_max_failures_per_hour),
+        )?;
         positive("log-keep-days", args.log_keep_days as u64)?;
         if args.max_body < 1024 {
             return Err("--max-body must be at least 1024 bytes".into());
@@ -89,6 +93,7 @@ impl ServeConfig {
                 max_failures_account: args.login_max_failures,
                 max_failures_ip: args.ip_max_failures,
                 lockout: Duration::from_secs(args.lockout_seconds.max(1)),
+                max_wrong_pins_per_hour: args.pin_max_failures_per_hour,
             },
             ..Settings::default()
         };

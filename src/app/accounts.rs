@@ -122,6 +122,7 @@ impl App {
     pub fn register(&self, form: &Registration, client: &Client) -> Result<Username> {
         self.throttle
             .attempt(&[format!("register:{}", client.ip)])?;
+        let pin_gate = self.open_pin_gate(client)?;
         let mut problems = Vec::new();
         let username = Username::parse(&form.username)
             .map_err(|e| problems.push(e))
@@ -171,21 +172,7 @@ impl App {
         else {
             return Err(Error::Invalid(problems));
         };
-        let pin_ok = match self.store.read(meta::pin)? {
-            Some(pin) => self.hasher.verify(&form.pin, &pin.phc),
-            None => false,
-        };
-        if !pin_ok {
-            self.throttle.failure(&[client.ip_key()]);
-            let record = security_event(
-                event::REGISTER_FAILED,
-                Some(username.as_str()),
-                Some(client.ip),
-                "wrong PIN",
-            );
-            self.store.write(move |tx| tx.record_event(&record))?;
-            return Err(Error::WrongPin);
-        }
+        self.pass_pin_gate(&pin_gate, &form.pin, &username, client)?;
         self.check_new_password(
             &form.password,
             form.password_confirm.as_deref(),
@@ -516,13 +503,5 @@ impl App {
         }
         self.store
             .read(|rx| rx.usernames_with_prefix(&prefix, limit.clamp(1, 50)))
-    }
-
-    /// Whether `pin` is the registration PIN, compared in constant time on the hash.
-    pub fn pin_matches(&self, pin: &str) -> Result<bool> {
-        Ok(match self.store.read(meta::pin)? {
-            Some(stored) => self.hasher.verify(pin, &stored.phc),
-            None => false,
-        })
     }
 }

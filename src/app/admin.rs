@@ -48,10 +48,9 @@ pub fn generate_password() -> Result<String> {
     ))
 }
 
-/// A 6-digit PIN from the CSPRNG.
+/// A PIN from the CSPRNG: 40 bits as `XXXX-XXXX` in Crockford base32 (see `app::pin`).
 pub fn generate_pin() -> Result<String> {
-    let bytes = crate::crypto::random_bytes::<8>()?;
-    Ok(format!("{:06}", u64::from_le_bytes(bytes) % 1_000_000))
+    Ok(super::pin::generate()?)
 }
 
 impl App {
@@ -59,16 +58,21 @@ impl App {
         Ok(self.store.read(meta::pin)?.is_some())
     }
 
-    /// Sets the registration PIN (4-64 characters).
+    /// Sets the registration PIN (4-64 characters, at least 4 besides dashes and spaces, which
+    /// comparison ignores).
     pub fn set_pin(&self, pin: &str) -> Result<()> {
         let pin = pin.trim();
-        if !(4..=64).contains(&pin.chars().count()) || pin.chars().any(char::is_control) {
+        let canonical = super::pin::canonical(pin);
+        if !(4..=64).contains(&pin.chars().count())
+            || canonical.chars().count() < 4
+            || pin.chars().any(char::is_control)
+        {
             return Err(Error::invalid(
                 "pin",
                 "the PIN must be 4 to 64 characters without control characters",
             ));
         }
-        let phc = self.hasher.hash(pin)?;
+        let phc = self.hasher.hash(&canonical)?;
         let sealed = self.key.seal(pin.as_bytes(), meta::PIN_AAD)?;
         let event = security_event(event::PIN_CHANGED, None, None, "");
         self.store.write(move |tx| {

@@ -1,13 +1,14 @@
-//! Logging in and staying logged in: password checks under rate limits, server-side browser
-//! sessions (new secret at every login, idle and absolute timeouts), CSRF tokens derived from
-//! the session, and API bearer tokens that live one hour.
+//! Logging in and staying logged in: password checks under rate limits (with the device token
+//! of `app::device` deciding which key an attempt counts under), server-side browser sessions
+//! (new secret at every login, idle and absolute timeouts), CSRF tokens derived from the
+//! session, and API bearer tokens that live one hour.
 //!
 //! Secrets are handed to the client once and stored only as their SHA-256.
 
 use std::time::Duration;
 
 use super::throttle::FailureOutcome;
-use super::{App, Client, account_key, event, security_event, unknown_user_event};
+use super::{App, Client, event, security_event, unknown_user_event};
 use crate::crypto::{ct_eq, new_secret, random_u128, sha256};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
@@ -23,6 +24,15 @@ pub struct Session {
     pub handle: u128,
     /// The token every state-changing form must carry.
     pub csrf: String,
+}
+
+/// What a successful login hands the browser: the session cookie's secret, the session, and
+/// a new device token for the device cookie.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub secret: String,
+    pub session: Session,
+    pub device_token: String,
 }
 
 /// A session or token as listed on the account page.
@@ -58,16 +68,19 @@ fn may_sign_in(tx: &Tx<'_>, username: &Username, verified_phc: Option<&str>) -> 
 }
 
 impl App {
-    /// Checks a username and password under the rate limits. Unknown users cost the same
-    /// hashing time as known ones, and both get the same refusal.
+    /// Checks a username and password under the rate limits: the IP's, and the account's, or
+    /// the device's when `device_token` is a valid one for this account (so strangers' failures
+    /// do not lock its owner out). Unknown users cost the same hashing time as known ones, and
+    /// both get the same refusal. The operator's lock refuses every device.
     pub fn check_password(
         &self,
         username: &str,
         password: &str,
         client: &Client,
+        device_token: Option<&str>,
     ) -> Result<(Username, UserRecord)> {
         let lowered = username.trim().to_ascii_lowercase();
-        let keys = [client.ip_key(), account_key(&lowered)];
+        let keys = [client.ip_key(), self.sign_in_key(device_token, &lowered)];
         self.throttle.attempt(&keys)?;
         let found = match Username::parse(&lowered) {
             Ok(name) => self
@@ -88,7 +101,9 @@ impl App {
                 if record.locked {
                     return Err(Error::AccountLocked);
                 }
-                self.throttle.success(&account_key(name.as_str()));
+                // Only the key this attempt counted under: an owner's success from a trusted
+                // device does not wipe the strangers' count on the account.
+                self.throttle.success(&keys[1]);
                 Ok((name, record))
             }
             _ => {
@@ -117,16 +132,19 @@ impl App {
         }
     }
 
-    /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it).
-    /// Returns the cookie secret and the session.
+    /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it)
+    /// and a new device token.
     pub fn login(
         &self,
         username: &str,
         password: &str,
         client: &Client,
         previous: Option<&str>,
-    ) -> Result<(String, Session)> {
-        let (username, verified) = self.check_password(username, password, client)?;
+        device_token: Option<&str>,
+    ) -> Result<SignIn> {
+        let (username, verified) =
+            self.check_password(username, password, client, device_token)?;
+        let device_token = self.issue_device_token(&username)?;
         let secret = new_secret()?;
         let hash = sha256(secret.as_bytes());
         let now = Timestamp::now().0;
@@ -155,7 +173,11 @@ impl App {
             tx.put_credential(&hash, &record)?;
             tx.record_event(&event)
         })?;
-        Ok((secret, session))
+        Ok(SignIn {
+            secret,
+            session,
+            device_token,
+        })
     }
 
     /// The CSRF token of a session: an HMAC of its hash, so nothing more is stored.
@@ -275,15 +297,21 @@ impl App {
             .write(move |tx| tx.remove_credentials_of::<SessionRecord>(&user, Some(&keep)))
     }
 
-    /// Creates an API token after a password check (HTTP Basic); returns it and its expiry.
+    /// Creates an API token after a password check (HTTP Basic, with the client's device token
+    /// if it has one); returns it, its expiry and a new device token.
     pub fn create_token(
         &self,
         username: &str,
         password: &str,
         client: &Client,
-    ) -> Result<(String, Timestamp)> {
-        let (username, verified) = self.check_password(username, password, client)?;
-        self.issue_token_as(&username, client, Some(verified.password_phc))
+        device_token: Option<&str>,
+    ) -> Result<(String, Timestamp, String)> {
+        let (username, verified) =
+            self.check_password(username, password, client, device_token)?;
+        let device_token = self.issue_device_token(&username)?;
+        let (token, expires_at) =
+            self.issue_token_as(&username, client, Some(verified.password_phc))?;
+        Ok((token, expires_at, device_token))
     }
 
     /// Creates an API token for an already signed-in user (the account page).

@@ -7,8 +7,10 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod device;
 pub mod mail;
 pub mod password;
+pub mod pin;
 pub mod throttle;
 
 use std::net::IpAddr;
@@ -69,6 +71,8 @@ pub struct App {
     pub key: std::sync::Arc<DataKey>,
     pub hasher: PasswordHasher,
     pub throttle: throttle::Throttle,
+    /// The ceiling on wrong registration PINs across all IPs.
+    pub pin_guard: pin::PinGuard,
     pub settings: Settings,
     /// A hash of a random secret, verified against when a user does not exist so that the
     /// answer takes as long as for a real user.
@@ -89,11 +93,13 @@ impl App {
     ) -> Result<Self> {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
         let throttle = throttle::Throttle::new(settings.throttle.clone());
+        let pin_guard = pin::PinGuard::new(settings.throttle.max_wrong_pins_per_hour);
         Ok(App {
             store,
             key: std::sync::Arc::new(key),
             hasher,
             throttle,
+            pin_guard,
             settings,
             decoy_phc,
         })
@@ -112,6 +118,7 @@ pub mod event {
     pub const LOCKOUT: &str = "lockout";
     pub const REGISTERED: &str = "registered";
     pub const REGISTER_FAILED: &str = "register_failed";
+    pub const REGISTRATION_PAUSED: &str = "registration_paused";
     pub const RESET: &str = "password_reset";
     pub const RESET_FAILED: &str = "reset_failed";
     pub const PASSWORD_CHANGED: &str = "password_changed";

@@ -1,6 +1,7 @@
 //! Rate limits and lockouts for login, token creation, registration and reset, kept in memory.
 //!
-//! Two mechanisms, both keyed by strings like `ip:203.0.113.9` or `account:alice`:
+//! Two mechanisms, both keyed by strings like `ip:203.0.113.9`, `account:alice` or
+//! `device:NONCE` (a signed-in-before client, see `app::device`):
 //! - attempts: at most `attempts_per_minute` tries per key in a sliding minute, success or not;
 //! - failures: after `max_failures` failures within the failure window the key is locked for
 //!   `lockout`, doubled for each further lock (up to an hour): the growing delay.
@@ -24,6 +25,8 @@ pub struct ThrottleSettings {
     pub max_failures_account: u32,
     pub max_failures_ip: u32,
     pub lockout: Duration,
+    /// Wrong registration PINs per hour across all IPs before registration pauses.
+    pub max_wrong_pins_per_hour: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -33,6 +36,7 @@ impl Default for ThrottleSettings {
             max_failures_account: 5,
             max_failures_ip: 20,
             lockout: Duration::from_secs(60),
+            max_wrong_pins_per_hour: super::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR,
         }
     }
 }
@@ -45,6 +49,16 @@ struct Entry {
     n_locks: u32,
     locked_until: Option<Instant>,
     last_used: Option<Instant>,
+}
+
+impl Entry {
+    /// Whole seconds left of the entry's lock; 0 when it is not locked.
+    fn lock_left(&self, now: Instant) -> u64 {
+        match self.locked_until {
+            Some(until) if until > now => ceil_secs(until - now),
+            _ => 0,
+        }
+    }
 }
 
 pub struct Throttle {
@@ -75,11 +89,7 @@ impl Throttle {
         let mut retry_after = 0u64;
         for key in keys {
             if let Some(entry) = entries.get_mut(key) {
-                if let Some(until) = entry.locked_until
-                    && until > now
-                {
-                    retry_after = retry_after.max(ceil_secs(until - now));
-                }
+                retry_after = retry_after.max(entry.lock_left(now));
                 entry
                     .attempts
                     .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
@@ -102,6 +112,23 @@ impl Throttle {
         Ok(())
     }
 
+    /// Refuses, recording nothing, while any of `keys` is locked (registration honours the
+    /// per-IP failure lock without sharing the login's attempt rate).
+    pub fn refuse_if_locked(&self, keys: &[String]) -> Result<(), Error> {
+        let now = Instant::now();
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let retry_after = keys
+            .iter()
+            .filter_map(|key| entries.get(key))
+            .map(|entry| entry.lock_left(now))
+            .max()
+            .unwrap_or(0);
+        if retry_after > 0 {
+            return Err(Error::RateLimited { retry_after });
+        }
+        Ok(())
+    }
+
     /// Counts a failure under every key; a key past its limit is locked.
     pub fn failure(&self, keys: &[String]) -> Vec<FailureOutcome> {
         let now = Instant::now();
@@ -109,7 +136,8 @@ impl Throttle {
         make_room(&mut entries, now);
         let mut outcomes = Vec::new();
         for key in keys {
-            let limit = if key.starts_with("account:") {
+            // A device (see `app::device`) is held to the account's limit.
+            let limit = if key.starts_with("account:") || key.starts_with("device:") {
                 self.settings.max_failures_account
             } else {
                 self.settings.max_failures_ip

@@ -1,6 +1,7 @@
 //! Who is calling: the bearer token of `Authorization: Bearer ...` on every protected
-//! endpoint, and HTTP Basic credentials on `POST /api/v1/tokens`. Checking them (hashes,
-//! expiry, rate limits, lockout) is done by `app`; this file only reads the header.
+//! endpoint, and HTTP Basic credentials (with an optional `Device-Token`) on
+//! `POST /api/v1/tokens`. Checking them (hashes, expiry, rate limits, lockout) is done by
+//! `app`; this file only reads the headers.
 
 use base64::Engine;
 use rouille::Request;
@@ -41,6 +42,14 @@ pub fn bearer(app: &App, request: &Request) -> Result<Caller, Problem> {
         }),
         None => Err(refused()),
     }
+}
+
+/// The `Device-Token` header's value, if it is present and not absurdly long.
+pub fn device_token(request: &Request) -> Option<&str> {
+    request
+        .header("Device-Token")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS)
 }
 
 /// The username and password of an HTTP Basic header, or 401 with a Basic challenge.

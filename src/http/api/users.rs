@@ -87,11 +87,13 @@ pub fn register(
     Ok(json(201, &ProfileView::from(app.profile(&username)?)))
 }
 
-/// `POST /api/v1/tokens`: HTTP Basic in, `{token, expires_at}` out (201).
+/// `POST /api/v1/tokens`: HTTP Basic (and the `Device-Token` header, if the client kept one)
+/// in, `{token, expires_at, device_token}` out (201).
 pub fn create_token(app: &App, request: &Request, client: &Client) -> Result<Response, Problem> {
     let (username, password) = auth::basic(request)?;
-    let (token, expires_at) = app
-        .create_token(&username, &password, client)
+    let device = auth::device_token(request);
+    let (token, expires_at, device_token) = app
+        .create_token(&username, &password, client, device)
         .map_err(|error| match error {
             Error::Unauthenticated => {
                 Problem::unauthenticated(Scheme::Basic, &error.public_message())
@@ -100,7 +102,11 @@ pub fn create_token(app: &App, request: &Request, client: &Client) -> Result<Res
         })?;
     Ok(json(
         201,
-        &serde_json::json!({"token": token, "expires_at": expires_at.rfc3339()}),
+        &serde_json::json!({
+            "token": token,
+            "expires_at": expires_at.rfc3339(),
+            "device_token": device_token,
+        }),
     ))
 }
 

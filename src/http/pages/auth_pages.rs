@@ -61,14 +61,23 @@ pub fn login_post(call: &Call<'_>) -> Response {
         Err(refused) => return refused,
     };
     let previous = session::session_secret(call);
+    let device = session::device_token(call);
     match call.web.app.login(
         form.get("username"),
         form.get("password"),
         &call.ctx.client,
         previous.as_deref(),
+        device.as_deref(),
     ) {
-        Ok((secret, _)) => Response::redirect_303("/inbox")
-            .with_additional_header("Set-Cookie", session::session_cookie(call, &secret)),
+        Ok(signed_in) => Response::redirect_303("/inbox")
+            .with_additional_header(
+                "Set-Cookie",
+                session::session_cookie(call, &signed_in.secret),
+            )
+            .with_additional_header(
+                "Set-Cookie",
+                session::device_cookie(call, &signed_in.device_token),
+            ),
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => {
                 let token = session::anon_token(call);

@@ -1,6 +1,7 @@
 //! Browser sessions and CSRF for the pages: the session cookie (`session`, or `__Host-session`
-//! under TLS), the check that a signed-in POST carries its session's token, and the signed
-//! double-submit token of the anonymous forms (login, register, reset).
+//! under TLS), the device cookie (`device`, or `__Host-device`: the device token of
+//! `app::device`, kept 180 days), the check that a signed-in POST carries its session's token,
+//! and the signed double-submit token of the anonymous forms (login, register, reset).
 //!
 //! The anonymous scheme: a random `csrf` cookie (same flags as the session cookie) and a form
 //! token that is the hex HMAC of that cookie under the data key, compared in constant time. A
@@ -11,6 +12,7 @@ use rouille::Response;
 
 use super::Call;
 use crate::app::auth::Session;
+use crate::app::device::DEVICE_TOKEN_LIFETIME;
 use crate::crypto::{ct_eq, new_secret};
 
 const ANON_CSRF_PURPOSE: &str = "anon-csrf";
@@ -23,16 +25,45 @@ fn csrf_cookie_name(https: bool) -> &'static str {
     if https { "__Host-csrf" } else { "csrf" }
 }
 
-/// A `Set-Cookie` value with the flags of section 5; `clear` expires the cookie at once.
-fn cookie(name: &str, value: &str, https: bool, clear: bool) -> String {
+fn device_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-device" } else { "device" }
+}
+
+/// How long a cookie lives: for the browser session, not at all (removal), or this many seconds.
+enum Lifetime {
+    Session,
+    Clear,
+    Seconds(u64),
+}
+
+/// A `Set-Cookie` value with the flags of section 5.
+fn cookie(name: &str, value: &str, https: bool, lifetime: Lifetime) -> String {
     let mut text = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
     if https {
         text.push_str("; Secure");
     }
-    if clear {
-        text.push_str("; Max-Age=0");
+    match lifetime {
+        Lifetime::Session => {}
+        Lifetime::Clear => text.push_str("; Max-Age=0"),
+        Lifetime::Seconds(seconds) => text.push_str(&format!("; Max-Age={seconds}")),
     }
     text
+}
+
+/// The device token from the device cookie, if any (checked by `app`).
+pub fn device_token(call: &Call<'_>) -> Option<String> {
+    read_cookie(call, device_cookie_name(call.ctx.https))
+}
+
+/// The `Set-Cookie` value that hands the browser its device token after a login.
+pub fn device_cookie(call: &Call<'_>, token: &str) -> String {
+    let lifetime = Lifetime::Seconds(DEVICE_TOKEN_LIFETIME.as_secs());
+    cookie(
+        device_cookie_name(call.ctx.https),
+        token,
+        call.ctx.https,
+        lifetime,
+    )
 }
 
 /// The value of cookie `name`, if the request carries one that looks like one of our secrets.
@@ -71,7 +102,7 @@ pub fn session_cookie(call: &Call<'_>, secret: &str) -> String {
         session_cookie_name(call.ctx.https),
         secret,
         call.ctx.https,
-        false,
+        Lifetime::Session,
     )
 }
 
@@ -81,7 +112,7 @@ pub fn clear_session_cookie(call: &Call<'_>) -> String {
         session_cookie_name(call.ctx.https),
         "",
         call.ctx.https,
-        true,
+        Lifetime::Clear,
     )
 }
 
@@ -132,7 +163,7 @@ pub fn fresh_anon_token(call: &Call<'_>) -> AnonToken {
             csrf_cookie_name(call.ctx.https),
             &value,
             call.ctx.https,
-            false,
+            Lifetime::Session,
         )
     });
     AnonToken { token, set_cookie }

@@ -1,4 +1,5 @@
-//! Who may call what: anonymous and bogus tokens, other members' messages, tokens after a password change or reset.
+//! Who may call what: anonymous and bogus tokens, other members' messages, tokens after a
+//! password change or reset, and token creation under a lockout (the device token).
 
 use super::*;
 
@@ -215,4 +216,41 @@ fn a_reset_by_security_question_ends_earlier_tokens() {
         200,
     );
     assert_eq!(inbox["messages"][0]["from"], "system");
+}
+
+#[test]
+fn token_creation_with_a_device_token_survives_a_strangers_lockout() {
+    let server = Server::start();
+    let addr = server.addr;
+    register(addr, "alice");
+    let password = password_of("alice");
+    let first = expect(&create_token(addr, "alice", &password), 201);
+    let device = first["device_token"]
+        .as_str()
+        .expect("a device token with the first token")
+        .to_string();
+    for _ in 0..5 {
+        expect(&create_token(addr, "alice", "not the password at all"), 401);
+    }
+    expect(&create_token(addr, "alice", &password), 429);
+
+    let again = expect(
+        &create_token_with(addr, "alice", &password, Some(&device)),
+        201,
+    );
+    assert!(again["token"].is_string() && again["device_token"].is_string());
+    let mut altered = device.clone().into_bytes();
+    altered[0] = if altered[0] == b'0' { b'1' } else { b'0' };
+    let altered = String::from_utf8(altered).expect("ascii");
+    expect(
+        &create_token_with(addr, "alice", &password, Some(&altered)),
+        429,
+    );
+    register(addr, "bobby");
+    let bobs = expect(&create_token(addr, "bobby", &password_of("bobby")), 201);
+    let foreign = bobs["device_token"].as_str().expect("device token");
+    expect(
+        &create_token_with(addr, "alice", &password, Some(foreign)),
+        429,
+    );
 }

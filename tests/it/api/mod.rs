@@ -89,16 +89,21 @@ fn basic(username: &str, password: &str) -> String {
 }
 
 pub(crate) fn create_token(addr: SocketAddr, username: &str, password: &str) -> Response {
+    create_token_with(addr, username, password, None)
+}
+
+/// `POST /api/v1/tokens`, presenting a `Device-Token` header when one is given.
+fn create_token_with(
+    addr: SocketAddr,
+    username: &str,
+    password: &str,
+    device_token: Option<&str>,
+) -> Response {
     let authorization = basic(username, password);
+    let mut headers = vec![("Authorization", authorization.as_str())];
+    headers.extend(device_token.map(|t| ("Device-Token", t)));
     Client::connect(addr)
-        .and_then(|mut c| {
-            c.send(
-                "POST",
-                "/api/v1/tokens",
-                &[("Authorization", &authorization)],
-                b"",
-            )
-        })
+        .and_then(|mut c| c.send("POST", "/api/v1/tokens", &headers, b""))
         .expect("POST /api/v1/tokens")
 }
 

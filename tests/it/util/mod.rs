@@ -101,11 +101,34 @@ impl Server {
             }
         }
         args.extend(extra.iter().map(|s| s.to_string()));
+        Self::launch(dir, &args, 0).0
+    }
+
+    /// Starts a server with no PIN on a fresh data directory, so it generates one; returns
+    /// the PIN it announced.
+    pub fn start_with_generated_pin() -> (Server, String) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let args = ["--scrypt-log-n".to_string(), "15".to_string()];
+        let (mut server, lines) = Self::launch(&temp.path().join("data"), &args, 1);
+        server._temp = Some(temp);
+        let pin = lines[0]
+            .strip_prefix("registration PIN: ")
+            .unwrap_or_else(|| panic!("no PIN announced: {:?}", lines[0]))
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (server, pin)
+    }
+
+    /// Runs `serve` with exactly `args`, reads the address line and then `more_lines` further
+    /// stdout lines (returned), and drains the rest into the output.
+    fn launch(dir: &Path, args: &[String], more_lines: usize) -> (Server, Vec<String>) {
         let mut child = messages(dir)
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
-            .args(&args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -119,6 +142,12 @@ impl Server {
         stdout
             .read_line(&mut first)
             .expect("reading the first line");
+        let mut lines = Vec::new();
+        for _ in 0..more_lines {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("reading a line");
+            lines.push(line.trim_end().to_string());
+        }
         drain(stdout, output.clone());
         let Some(url) = first.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
@@ -135,14 +164,15 @@ impl Server {
             .expect("url")
             .parse()
             .expect("address");
-        Server {
+        let server = Server {
             addr,
             base: url.to_string(),
             dir: dir.to_path_buf(),
             _temp: None,
             child,
             output,
-        }
+        };
+        (server, lines)
     }
 
     pub fn pid(&self) -> u32 {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::client::{self, Client, Response};
 
@@ -16,6 +16,8 @@ pub const OTHER_PASSWORD: &str = "tangerine hammock 51 quasar drift";
 pub struct Browser {
     pub addr: SocketAddr,
     pub cookies: Vec<(String, String)>,
+    /// The loopback address to connect from (127.0.0.2, ...), to look like another client IP.
+    pub local: Option<IpAddr>,
 }
 
 impl Browser {
@@ -23,6 +25,15 @@ impl Browser {
         Browser {
             addr,
             cookies: Vec::new(),
+            local: None,
+        }
+    }
+
+    /// A browser on another machine, as far as the server can tell: it connects from `local`.
+    pub fn from_ip(addr: SocketAddr, local: &str) -> Browser {
+        Browser {
+            local: Some(local.parse().expect("an IP address")),
+            ..Browser::new(addr)
         }
     }
 
@@ -69,7 +80,11 @@ impl Browser {
         if !cookie.is_empty() {
             headers.push(("Cookie", &cookie));
         }
-        let response = Client::connect(self.addr)
+        let connected = match self.local {
+            Some(local) => Client::connect_from(local, self.addr),
+            None => Client::connect(self.addr),
+        };
+        let response = connected
             .and_then(|mut c| c.send(method, path, &headers, body))
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         self.absorb(&response);

@@ -410,6 +410,20 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
         !session.contains("Domain="),
         "__Host- cookies carry no Domain"
     );
+    let device = login
+        .header_all("Set-Cookie")
+        .into_iter()
+        .find(|c| c.starts_with("__Host-device="))
+        .expect("device cookie");
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Secure",
+        "Max-Age=",
+    ] {
+        assert!(device.contains(flag), "{device} has {flag}");
+    }
     let cookie = session.split(';').next().expect("pair");
     assert_eq!(
         tls_request(

@@ -4,8 +4,10 @@
 
 mod accounts;
 mod attacks;
+mod lockout;
 mod mail;
 mod meter;
+mod pin;
 
 use crate::util::client::{self, Response};
 use crate::util::web::{self, Browser, OTHER_PASSWORD, PASSWORD, csrf_token, message_ids};
