@@ -265,7 +265,7 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
         let failed = batch.remove(failed_at);
         if let Some(Error::Unavailable(detail)) = failed.change.fault() {
             let error = Error::Unavailable(detail.clone());
-            failed.change.answer(Ok(()));
+            batch.push(failed);
             return fail_batch(handle, batch, &error);
         }
         failed.change.answer(Ok(()));
@@ -279,13 +279,8 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
 /// store as failing and reopens the handle, so reads work again at once and the next batch
 /// finds a handle that is not spoiled by this failure.
 fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &Error) {
-    let copy = || match error {
-        Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
-        other => Error::Storage(other.to_string()),
-    };
-    for job in batch {
-        job.change.answer(Err(copy()));
-    }
+    // The handle is reopened before anyone is answered: a caller told 503 may read at once,
+    // and must not meet the handle this failure spoiled.
     if let Error::Unavailable(detail) = error {
         handle.failed(detail);
         if let Err(e) = handle.reopen() {
@@ -293,6 +288,13 @@ fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &Error) {
         }
     } else {
         tracing::error!("a commit failed: {error}");
+    }
+    let copy = || match error {
+        Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
+        other => Error::Storage(other.to_string()),
+    };
+    for job in batch {
+        job.change.answer(Err(copy()));
     }
 }
 
