@@ -77,6 +77,12 @@ impl server::Service for Web {
                 _ => api::method_not_allowed(&["GET", "HEAD"], request_id),
             };
             (response, true)
+        } else if path.starts_with("/static/") && !matches!(request.method(), "GET" | "HEAD") {
+            let allowed = &["GET", "HEAD"];
+            let refused = self
+                .pages
+                .method_not_allowed(request.method(), allowed, request_id);
+            (refused, true)
         } else if path.starts_with("/static/") {
             match assets::serve_static(request) {
                 Some(response) => (response, false),
