@@ -23,9 +23,9 @@ pub const PROFILE_UPDATE: &str = "profile_update";
 pub const PUBLIC_KEY: &str = "public_key";
 pub const USED: &[&str] = &[REGISTRATION, NEW_MESSAGE, PROFILE_UPDATE, PUBLIC_KEY];
 
-/// Every request-body schema, compiled.
+/// Every request-body schema, compiled, with its source (for the messages of its patterns).
 pub struct Schemas {
-    validators: HashMap<String, Validator>,
+    validators: HashMap<String, (Validator, Value)>,
 }
 
 impl Schemas {
@@ -43,7 +43,7 @@ impl Schemas {
                 .with_draft(jsonschema::Draft::Draft202012)
                 .build(&schema)
                 .map_err(|e| format!("schema {name}.json does not compile: {e}"))?;
-            validators.insert(name, validator);
+            validators.insert(name, (validator, schema));
         }
         if let Some(missing) = USED.iter().find(|name| !validators.contains_key(**name)) {
             return Err(format!(
@@ -93,11 +93,14 @@ impl Schemas {
 
     /// Validates `value` against the named schema; every failure becomes a detail.
     pub fn check(&self, schema: &str, value: &Value) -> Result<(), Problem> {
-        let validator = self
+        let (validator, source) = self
             .validators
             .get(schema)
             .ok_or_else(|| Problem::internal(format!("no schema called {schema}")))?;
-        let mut details: Vec<Detail> = validator.iter_errors(value).flat_map(details_of).collect();
+        let mut details: Vec<Detail> = validator
+            .iter_errors(value)
+            .flat_map(|error| details_of(source, error))
+            .collect();
         if details.is_empty() {
             return Ok(());
         }
@@ -142,8 +145,9 @@ fn json_error_kind(error: &serde_json::Error) -> &'static str {
 
 /// One schema failure as details pointing at the offending field. `required` and
 /// `additionalProperties` are reported on the object, so their property is appended to the
-/// pointer. Messages are masked: a refused password or body is never echoed back.
-fn details_of(error: jsonschema::ValidationError<'_>) -> Vec<Detail> {
+/// pointer. A failed `pattern` says what its schema's `x-pattern-message` says (a regex means
+/// nothing to a person). Messages are masked: a refused password or body is never echoed back.
+fn details_of(source: &Value, error: jsonschema::ValidationError<'_>) -> Vec<Detail> {
     let base = error.instance_path().as_str().to_string();
     match error.kind() {
         ValidationErrorKind::Required { property } => {
@@ -162,6 +166,17 @@ fn details_of(error: jsonschema::ValidationError<'_>) -> Vec<Detail> {
                 )
             })
             .collect(),
+        ValidationErrorKind::Pattern { .. } => {
+            let message = error
+                .schema_path()
+                .as_str()
+                .strip_suffix("/pattern")
+                .and_then(|subschema| source.pointer(subschema))
+                .and_then(|subschema| subschema.get("x-pattern-message"))
+                .and_then(Value::as_str)
+                .map_or_else(|| error.masked_with("the value").to_string(), String::from);
+            vec![Detail::new(base, message)]
+        }
         _ => vec![Detail::new(
             base,
             error.masked_with("the value").to_string(),
@@ -215,6 +230,22 @@ mod tests {
             refused.details
         );
         assert_eq!(refused.details[0].field, "/password");
+    }
+
+    #[test]
+    fn a_pattern_failure_says_what_is_wrong() {
+        let refused = problem(
+            NEW_MESSAGE,
+            json!({"to": "bob", "title": "a\u{202E}b", "body": ""}),
+        );
+        assert!(
+            refused.message.starts_with("title: ")
+                && refused
+                    .message
+                    .contains("invisible or direction-changing characters"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

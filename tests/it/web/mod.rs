@@ -6,6 +6,7 @@ mod accounts;
 mod attacks;
 mod mail;
 mod meter;
+mod unicode;
 
 use crate::util::client::{self, Response};
 use crate::util::web::{self, Browser, OTHER_PASSWORD, PASSWORD, csrf_token, message_ids};
