@@ -166,6 +166,33 @@ impl Body {
     }
 }
 
+/// A member's public key for end-to-end clients: 1 to 8 KiB of opaque bytes, sent as
+/// canonical standard base64 (with padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(Vec<u8>);
+
+impl PublicKey {
+    pub const MAX_BYTES: usize = 8 * 1024;
+
+    pub fn from_base64(input: &str) -> Result<Self, Invalid> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(input.trim().as_bytes())
+            .map_err(|_| Invalid::new("key", "must be base64"))?;
+        if bytes.is_empty() || bytes.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("key", "must be 1 to 8192 bytes"));
+        }
+        Ok(PublicKey(bytes))
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// How long a registration PIN may be, in characters.
+pub const PIN_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
+
 /// An id drawn from the OS CSPRNG (128 bits): messages, sessions' public handles, tokens' handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageId(pub u128);
@@ -297,13 +324,15 @@ pub fn normalise_answer(input: &str) -> String {
 pub struct Answer(String);
 
 impl Answer {
+    pub const MAX_CHARS: usize = 200;
+
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let normalised = normalise_answer(input);
         let n_chars = normalised.chars().count();
         if n_chars == 0 {
             return Err(Invalid::new("security_answer", "is required"));
         }
-        if n_chars > 200 {
+        if n_chars > Self::MAX_CHARS {
             return Err(Invalid::new(
                 "security_answer",
                 "must be at most 200 characters",
@@ -380,6 +409,12 @@ mod tests {
         assert!(Title::parse("a\u{7}b").is_err());
         assert!(Body::parse(&"x".repeat(64 * 1024)).is_ok());
         assert!(Body::parse(&"x".repeat(64 * 1024 + 1)).is_err());
+        let key = |n: usize| {
+            use base64::Engine;
+            PublicKey::from_base64(&base64::engine::general_purpose::STANDARD.encode(vec![7; n]))
+        };
+        assert!(key(1).is_ok() && key(PublicKey::MAX_BYTES).is_ok());
+        assert!(key(0).is_err() && key(PublicKey::MAX_BYTES + 1).is_err());
     }
 
     #[test]

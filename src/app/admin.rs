@@ -62,7 +62,9 @@ impl App {
     /// Sets the registration PIN (4-64 characters).
     pub fn set_pin(&self, pin: &str) -> Result<()> {
         let pin = pin.trim();
-        if !(4..=64).contains(&pin.chars().count()) || pin.chars().any(char::is_control) {
+        if !crate::model::PIN_CHARS.contains(&pin.chars().count())
+            || pin.chars().any(char::is_control)
+        {
             return Err(Error::invalid(
                 "pin",
                 "the PIN must be 4 to 64 characters without control characters",
