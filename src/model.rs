@@ -27,6 +27,29 @@ impl fmt::Display for Invalid {
     }
 }
 
+/// Characters that change how the text around them reads without being seen themselves:
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can
+/// make `invoice \u{202E}fdp.exe` show as `invoice exe.pdf`, and invisible spacers (zero-width
+/// space, word joiner, BOM). The joiners real text needs (ZWNJ U+200C, ZWJ U+200D: Persian,
+/// Indic scripts, emoji sequences) and right-to-left letters are not among them.
+pub fn is_deceptive_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+/// Refuses `text` for `field` if it holds a character of [`is_deceptive_char`].
+fn refuse_deceptive(field: &'static str, text: &str) -> Result<(), Invalid> {
+    if text.chars().any(is_deceptive_char) {
+        return Err(Invalid::new(
+            field,
+            "must not contain invisible or direction-changing characters",
+        ));
+    }
+    Ok(())
+}
+
 /// A member's login name: 3-32 of `a-z 0-9 _ -`, lower-cased on input so `Alice` is `alice`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Username(String);
@@ -37,6 +60,8 @@ impl Username {
 
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let lowered = input.trim().to_ascii_lowercase();
+        // Refused by the character rule below too; this says why in the words used for names.
+        refuse_deceptive("username", &lowered)?;
         let n_chars = lowered.chars().count();
         if !(Self::MIN..=Self::MAX).contains(&n_chars) {
             return Err(Invalid::new("username", "must be 3 to 32 characters long"));
@@ -64,23 +89,27 @@ impl fmt::Display for Username {
     }
 }
 
-/// A person's display name: 1-100 characters after trimming, no control characters.
+/// A person's display name: 1-100 characters after trimming, no control characters and none
+/// of [`is_deceptive_char`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let trimmed = input.trim();
         let n_chars = trimmed.chars().count();
         if n_chars == 0 {
             return Err(Invalid::new("name", "is required"));
         }
-        if n_chars > 100 {
+        if n_chars > Self::MAX_CHARS {
             return Err(Invalid::new("name", "must be at most 100 characters"));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(Invalid::new("name", "must not contain control characters"));
         }
+        refuse_deceptive("name", trimmed)?;
         Ok(DisplayName(trimmed.to_string()))
     }
 
@@ -89,7 +118,8 @@ impl DisplayName {
     }
 }
 
-/// A message title: 1-200 characters, no control characters.
+/// A message title: 1-200 characters, no control characters and none of
+/// [`is_deceptive_char`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -107,6 +137,7 @@ impl Title {
         if input.chars().any(char::is_control) {
             return Err(Invalid::new("title", "must not contain control characters"));
         }
+        refuse_deceptive("title", input)?;
         Ok(Title(input.to_string()))
     }
 
@@ -115,7 +146,8 @@ impl Title {
     }
 }
 
-/// A message body: up to 64 KiB of UTF-8 (it may be empty).
+/// A message body: up to 64 KiB of UTF-8 (it may be empty). Every character is kept, those of
+/// [`is_deceptive_char`] included; the pages show them as visible markers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Body(String);
 
@@ -133,6 +165,33 @@ impl Body {
         &self.0
     }
 }
+
+/// A member's public key for end-to-end clients: 1 to 8 KiB of opaque bytes, sent as
+/// canonical standard base64 (with padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(Vec<u8>);
+
+impl PublicKey {
+    pub const MAX_BYTES: usize = 8 * 1024;
+
+    pub fn from_base64(input: &str) -> Result<Self, Invalid> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(input.trim().as_bytes())
+            .map_err(|_| Invalid::new("key", "must be base64"))?;
+        if bytes.is_empty() || bytes.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("key", "must be 1 to 8192 bytes"));
+        }
+        Ok(PublicKey(bytes))
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// How long a registration PIN may be, in characters.
+pub const PIN_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
 
 /// An id drawn from the OS CSPRNG (128 bits): messages, sessions' public handles, tokens' handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -265,13 +324,15 @@ pub fn normalise_answer(input: &str) -> String {
 pub struct Answer(String);
 
 impl Answer {
+    pub const MAX_CHARS: usize = 200;
+
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let normalised = normalise_answer(input);
         let n_chars = normalised.chars().count();
         if n_chars == 0 {
             return Err(Invalid::new("security_answer", "is required"));
         }
-        if n_chars > 200 {
+        if n_chars > Self::MAX_CHARS {
             return Err(Invalid::new(
                 "security_answer",
                 "must be at most 200 characters",
@@ -348,6 +409,39 @@ mod tests {
         assert!(Title::parse("a\u{7}b").is_err());
         assert!(Body::parse(&"x".repeat(64 * 1024)).is_ok());
         assert!(Body::parse(&"x".repeat(64 * 1024 + 1)).is_err());
+        let key = |n: usize| {
+            use base64::Engine;
+            PublicKey::from_base64(&base64::engine::general_purpose::STANDARD.encode(vec![7; n]))
+        };
+        assert!(key(1).is_ok() && key(PublicKey::MAX_BYTES).is_ok());
+        assert!(key(0).is_err() && key(PublicKey::MAX_BYTES + 1).is_err());
+    }
+
+    #[test]
+    fn direction_and_invisible_characters_are_refused_but_joiners_and_rtl_kept() {
+        for c in [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{2060}', '\u{FEFF}',
+        ] {
+            let text = format!("a{c}b");
+            let words = "must not contain invisible or direction-changing characters";
+            assert_eq!(
+                Title::parse(&text).map_err(|e| e.message),
+                Err(words.into())
+            );
+            assert_eq!(DisplayName::parse(&text).map_err(|e| e.field), Err("name"));
+            assert_eq!(
+                Username::parse(&format!("abc{c}")).map_err(|e| e.message),
+                Err(words.into())
+            );
+            assert!(Body::parse(&text).is_ok());
+        }
+        for kept in ["می\u{200C}خواهم", "👩\u{200D}👧", "שלום", "مرحبا"] {
+            assert!(
+                Title::parse(kept).is_ok() && DisplayName::parse(kept).is_ok(),
+                "{kept}"
+            );
+        }
+        assert!(!is_deceptive_char('\u{200C}') && !is_deceptive_char('\u{200D}'));
     }
 
     #[test]

@@ -5,8 +5,8 @@ use super::password::{self, Verdict};
 use super::{App, Client, account_key, event, security_event, unknown_user_event};
 use crate::error::{Error, Result};
 use crate::model::{
-    Answer, DisplayName, Invalid, QuestionId, RESERVED_USERNAMES, SECURITY_QUESTIONS, Timestamp,
-    Username,
+    Answer, DisplayName, Invalid, PublicKey, QuestionId, RESERVED_USERNAMES, SECURITY_QUESTIONS,
+    Timestamp, Username,
 };
 use crate::store::meta;
 use crate::store::records::UserRecord;
@@ -462,16 +462,7 @@ impl App {
 
     /// Publishes the user's public key (opaque bytes from base64, size-limited).
     pub fn put_public_key(&self, username: &Username, key_base64: &str) -> Result<()> {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key_base64.trim().as_bytes())
-            .map_err(|_| Error::invalid("key", "must be base64"))?;
-        if bytes.is_empty() || bytes.len() > self.settings.max_public_key_bytes {
-            return Err(Error::invalid(
-                "key",
-                format!("must be 1 to {} bytes", self.settings.max_public_key_bytes),
-            ));
-        }
+        let bytes = PublicKey::from_base64(key_base64)?.into_bytes();
         let username = username.clone();
         self.store
             .write(move |tx| tx.put_public_key(&username, &bytes))

@@ -63,7 +63,7 @@ impl App {
     pub fn set_pin(&self, pin: &str) -> Result<()> {
         let pin = pin.trim();
         let canonical = super::pin::canonical(pin);
-        if !(4..=64).contains(&pin.chars().count())
+        if !crate::model::PIN_CHARS.contains(&pin.chars().count())
             || canonical.chars().count() < 4
             || pin.chars().any(char::is_control)
         {

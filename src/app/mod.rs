@@ -31,7 +31,6 @@ pub struct Settings {
     /// Only write a session's `last_seen` when it is older than this, so reading pages does not
     /// cost a disk commit per request.
     pub touch_interval: Duration,
-    pub max_public_key_bytes: usize,
     pub throttle: throttle::ThrottleSettings,
 }
 
@@ -42,7 +41,6 @@ impl Default for Settings {
             session_absolute: Duration::from_secs(12 * 60 * 60),
             token_ttl: Duration::from_secs(60 * 60),
             touch_interval: Duration::from_secs(60),
-            max_public_key_bytes: 8 * 1024,
             throttle: throttle::ThrottleSettings::default(),
         }
     }

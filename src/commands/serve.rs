@@ -1,5 +1,6 @@
-//! `messages serve`: opens (or creates) the data directory, sets up logging, the PIN and TLS,
-//! binds, announces the address, and serves until SIGINT or SIGTERM.
+//! `messages serve`: loads the TLS files and binds the port (so a typo or a busy port changes
+//! nothing), then opens (or creates) the data directory, sets up logging and the PIN, announces
+//! the address, and serves until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,11 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         Some((cert, key)) => Some(server::load_tls(cert, key).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // The port next, for the same reason: a busy port must fail before a data directory is
+    // created or a PIN generated and stored. Connections that arrive while the data opens wait
+    // in the listen backlog.
+    let listener = server::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     ensure_data_dir(&config.data_dir)?;
     let _lock = DirLock::acquire(
         &config.data_dir,
@@ -48,8 +54,6 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     // already means a clean stop.
     let shutdown = server::Shutdown::new();
     watch_signals(shutdown.clone())?;
-    let listener = server::bind(config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{address}");

@@ -92,6 +92,12 @@ impl server::Service for Web {
                 _ => api::method_not_allowed(&["GET", "HEAD"], request_id),
             };
             (response, true)
+        } else if path.starts_with("/static/") && !matches!(request.method(), "GET" | "HEAD") {
+            let allowed = &["GET", "HEAD"];
+            let refused = self
+                .pages
+                .method_not_allowed(request.method(), allowed, request_id);
+            (refused, true)
         } else if path.starts_with("/static/") {
             match assets::serve_static(request) {
                 Some(response) => (response, false),
@@ -118,15 +124,11 @@ impl server::Service for Web {
             503 => "The server is busy; please try again in a moment.",
             _ => "Something went wrong on our side.",
         };
-        let mut response = match path {
-            Some(p) if is_api_path(p) => api::status_error(status, message, request_id),
-            _ => self.pages.error_page(status, message, request_id),
-        };
-        if status == 503 {
-            // Busy is brief: connections and body memory come back within seconds.
-            response = response.with_unique_header("Retry-After", "1");
-        }
-        headers::secure(response, true, self.https)
+        self.refusal(status, message, path, request_id)
+    }
+
+    fn refuse_bad_request(&self, reason: &str, path: Option<&str>, request_id: &str) -> Response {
+        self.refusal(400, reason, path, request_id)
     }
 
     fn log_exchange(&self, exchange: &server::Exchange<'_>) {
@@ -141,5 +143,27 @@ impl server::Service for Web {
             exchange.elapsed.as_millis(),
             exchange.request_id
         );
+    }
+}
+
+impl Web {
+    /// A refusal of the connection layer, in JSON on API paths and as a page elsewhere, with
+    /// the security headers.
+    fn refusal(
+        &self,
+        status: u16,
+        message: &str,
+        path: Option<&str>,
+        request_id: &str,
+    ) -> Response {
+        let mut response = match path {
+            Some(p) if is_api_path(p) => api::status_error(status, message, request_id),
+            _ => self.pages.error_page(status, message, request_id),
+        };
+        if status == 503 {
+            // Busy is brief: connections and body memory come back within seconds.
+            response = response.with_unique_header("Retry-After", "1");
+        }
+        headers::secure(response, true, self.https)
     }
 }

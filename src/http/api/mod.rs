@@ -100,15 +100,17 @@ impl<'p> Route<'p> {
         })
     }
 
-    /// The methods of this path, as the `Allow` header lists them.
+    /// The methods of this path, as the `Allow` header lists them. HEAD goes wherever GET
+    /// does (RFC 9110 §9.3.2): it reaches the GET handler, and the connection layer sends the
+    /// head of its answer without the body.
     fn allowed(self) -> &'static [&'static str] {
         match self {
-            Route::Users | Route::Messages => &["GET", "POST"],
+            Route::Users | Route::Messages => &["GET", "HEAD", "POST"],
             Route::Tokens => &["POST", "DELETE"],
-            Route::Me => &["GET", "PATCH"],
+            Route::Me => &["GET", "HEAD", "PATCH"],
             Route::MeKey => &["PUT"],
-            Route::Message(_) => &["GET", "DELETE"],
-            Route::UserKey(_) | Route::SecurityQuestions | Route::OpenApi => &["GET"],
+            Route::Message(_) => &["GET", "HEAD", "DELETE"],
+            Route::UserKey(_) | Route::SecurityQuestions | Route::OpenApi => &["GET", "HEAD"],
         }
     }
 

@@ -65,7 +65,7 @@ pub fn operations(document: &Value) -> Vec<(String, String)> {
         .unwrap_or_default();
     for (path, item) in paths {
         for method in item.as_object().into_iter().flat_map(|o| o.keys()) {
-            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+            if ["get", "head", "put", "post", "delete", "patch"].contains(&method.as_str()) {
                 found.push((method.to_uppercase(), path.clone()));
             }
         }
@@ -110,10 +110,17 @@ mod tests {
             ("/api/v1/openapi.json", "/api/v1/openapi.json"),
         ] {
             let route = super::super::Route::parse(sample).expect("routed");
+            let allowed = route.allowed();
+            assert_eq!(
+                allowed.contains(&"GET"),
+                allowed.contains(&"HEAD"),
+                "{template}: HEAD wherever GET, nowhere else"
+            );
+            // HEAD is implied by GET (RFC 9110 §9.3.2), so the document leaves it out.
             routed.extend(
-                route
-                    .allowed()
+                allowed
                     .iter()
+                    .filter(|m| **m != "HEAD")
                     .map(|m| (m.to_string(), template.to_string())),
             );
         }

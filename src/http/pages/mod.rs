@@ -50,6 +50,14 @@ impl Pages {
     pub fn error_page(&self, status: u16, message: &str, request_id: &str) -> Response {
         self.templates.error_page(status, message, request_id)
     }
+
+    /// The 405 page for `method`, with `Allow` listing the methods the address accepts.
+    pub fn method_not_allowed(&self, method: &str, allowed: &[&str], request_id: &str) -> Response {
+        let allow = allowed.join(", ");
+        let message = format!("This address does not accept {method}; it accepts {allow}.");
+        self.error_page(405, &message, request_id)
+            .with_unique_header("Allow", allow)
+    }
 }
 
 /// Everything a page handler needs about one request.
@@ -148,15 +156,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
     if !allowed.contains(&method) {
         return call
             .pages()
-            .error_page(
-                405,
-                &format!(
-                    "This address does not accept {method}; it accepts {}.",
-                    allowed.join(", ")
-                ),
-                ctx.request_id,
-            )
-            .with_unique_header("Allow", allowed.join(", "));
+            .method_not_allowed(method, allowed, ctx.request_id);
     }
     let post = method == "POST";
     let response = match route {

@@ -1,6 +1,7 @@
 //! The minijinja environment: every template under `assets/templates/` (embedded in the binary
 //! by build.rs) compiled once at start, HTML autoescaping on for `.html`, strict undefined
-//! variables so a typo fails loudly in tests, and the few filters the templates use.
+//! variables so a typo fails loudly in tests, and the few filters the templates use (`reveal`
+//! shows a body's invisible and direction-changing characters as visible markers).
 
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior, context};
@@ -9,6 +10,7 @@ use rouille::Response;
 use super::Call;
 use crate::app::auth::Session;
 use crate::http::assets;
+use crate::model::is_deceptive_char;
 
 pub struct Templates {
     env: Environment<'static>,
@@ -26,6 +28,7 @@ impl Templates {
         }
         env.add_filter("when", when);
         env.add_filter("iso", iso);
+        env.add_filter("reveal", reveal);
         env.add_global("questions", Value::from(question_list()));
         let templates = Templates { env };
         // Render the error page once so a broken base template stops the start, not a request.
@@ -135,4 +138,22 @@ pub fn member_context(call: &Call<'_>, session: &Session, active: &str) -> Value
 /// [`member_context`] with the unread count already read and the token to print given.
 pub fn member_context_with(session: &Session, active: &str, unread: u64, csrf: &str) -> Value {
     context! { user => session.username.as_str(), unread, csrf, active }
+}
+
+/// `text` escaped for HTML, with each character of [`is_deceptive_char`] replaced by a marker
+/// such as `[U+202E]` in a `span.invisible-char`, so a body cannot make itself read differently
+/// from what it is (the body itself is stored and served by the API unchanged).
+fn reveal(text: &str) -> Value {
+    let mut html = String::with_capacity(text.len());
+    let mut shown = 0;
+    for (at, c) in text.char_indices().filter(|(_, c)| is_deceptive_char(*c)) {
+        html.push_str(&minijinja::HtmlEscape(&text[shown..at]).to_string());
+        html.push_str(&format!(
+            "<span class=\"invisible-char\">[U+{:04X}]</span>",
+            u32::from(c)
+        ));
+        shown = at + c.len_utf8();
+    }
+    html.push_str(&minijinja::HtmlEscape(&text[shown..]).to_string());
+    Value::from_safe_string(html)
 }

@@ -2,7 +2,7 @@
 //! body, handler under a permit, response) until the client, a limit, an error or shutdown
 //! ends it.
 //!
-//! Every decision about deadlines, refusals (400/408/413/431/503/500) and keep-alive is made
+//! Every decision about deadlines, refusals (400 including a missing Host, 408/413/431/503/500) and keep-alive is made
 //! here; parsing and writing are delegated to parse.rs and respond.rs. It must not hold a
 //! handler permit while reading or writing the socket.
 
@@ -134,6 +134,22 @@ fn exchange(
     started: Instant,
 ) -> Result<bool, Ending> {
     let limits = &shared.limits;
+    if !head.host_ok {
+        let request_id = new_request_id();
+        let response =
+            shared
+                .service
+                .refuse_bad_request(super::MISSING_HOST, Some(head.path()), &request_id);
+        return Err(send_refusal(
+            shared,
+            wire,
+            remote,
+            Some(head),
+            response,
+            &request_id,
+            started,
+        ));
+    }
     if let Framing::Length(n) = head.framing
         && n > limits.max_body_bytes as u64
     {
@@ -258,12 +274,28 @@ fn refuse(
     started: Instant,
 ) -> Ending {
     let request_id = new_request_id();
+    let response = shared
+        .service
+        .refuse(status, head.map(Head::path), &request_id);
+    send_refusal(shared, wire, remote, head, response, &request_id, started)
+}
+
+/// Writes a refusal built by the application with `Connection: close` and logs it.
+fn send_refusal(
+    shared: &Shared,
+    wire: &mut Wire,
+    remote: SocketAddr,
+    head: Option<&Head>,
+    response: rouille::Response,
+    request_id: &str,
+    started: Instant,
+) -> Ending {
     let path = head.map(Head::path);
-    let response = shared.service.refuse(status, path, &request_id);
+    let status = response.status_code;
     wire.transport
         .set_write_deadline(Instant::now() + shared.limits.write_timeout);
     let answer = Answer {
-        request_id: &request_id,
+        request_id,
         head_only: head.is_some_and(|h| h.method == "HEAD"),
         http11: head.is_none_or(|h| h.http11),
         keep_alive: false,
@@ -276,7 +308,7 @@ fn refuse(
         status,
         bytes: written.as_ref().map_or(0, |w| w.bytes),
         elapsed: started.elapsed(),
-        request_id: &request_id,
+        request_id,
     });
     match written {
         Ok(_) => Ending::Linger,

@@ -41,6 +41,9 @@
 //!   stall; `TCP_NODELAY` is also set on every socket). Unknown size: chunked on HTTP/1.1, close
 //!   on HTTP/1.0. HEAD sends no body. HTTP/1.0 and `Connection: close` end the connection. No
 //!   `Server` header.
+//! * **Host.** An HTTP/1.1 request without exactly one `Host` header with a valid value, or
+//!   any request with a repeated or invalid one, is answered 400 ([`MISSING_HOST`]) and the
+//!   connection closed, as RFC 9112 §3.2 requires; HTTP/1.0 may leave `Host` out.
 //! * **Request ids.** 16 random bytes in hex, set as `X-Request-Id` on the request handed to the
 //!   application (replacing any value the client sent) and on every response.
 //! * **Failures.** A panic in `handle` is caught and answered with `Service::refuse(500)`; the
@@ -130,9 +133,23 @@ pub trait Service: Send + Sync + 'static {
     /// request line was parsed. The app uses it to answer in HTML or JSON with its security
     /// headers.
     fn refuse(&self, status: u16, path: Option<&str>, request_id: &str) -> rouille::Response;
+    /// The 400 for a request the layer refuses for a reason it can name (`reason`, a short
+    /// sentence such as [`MISSING_HOST`]); by default the plain 400 of [`Service::refuse`].
+    fn refuse_bad_request(
+        &self,
+        reason: &str,
+        path: Option<&str>,
+        request_id: &str,
+    ) -> rouille::Response {
+        let _ = reason;
+        self.refuse(400, path, request_id)
+    }
     /// Called once per finished exchange, for the access log.
     fn log_exchange(&self, exchange: &Exchange<'_>);
 }
+
+/// Why an HTTP/1.1 request without exactly one valid `Host` header is refused (RFC 9112 §3.2).
+pub const MISSING_HOST: &str = "The request needs exactly one valid Host header.";
 
 /// One finished request/response exchange, as handed to [`Service::log_exchange`].
 #[derive(Debug, Clone)]

@@ -70,6 +70,10 @@ pub(crate) struct Head {
     pub framing: Framing,
     pub connection_close: bool,
     pub expect_continue: bool,
+    /// Exactly one `Host` header with a valid value (or, for HTTP/1.0, none at all). RFC 9112
+    /// §3.2 asks for 400 otherwise; conn.rs answers it, knowing the path, so an API client
+    /// gets JSON.
+    pub host_ok: bool,
 }
 
 impl Head {
@@ -295,7 +299,9 @@ fn parse_head(buf: &[u8]) -> Result<(Head, usize), ReadError> {
         framing: Framing::Empty,
         connection_close: version == 0,
         expect_continue: false,
+        host_ok: true,
     };
+    let mut n_hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     for header in request.headers.iter() {
@@ -322,9 +328,13 @@ fn parse_head(buf: &[u8]) -> Result<(Head, usize), ReadError> {
             }
         } else if name.eq_ignore_ascii_case("expect") {
             head.expect_continue = value.eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case("host") {
+            n_hosts += 1;
+            head.host_ok &= valid_host(&value);
         }
         head.headers.push((name.to_string(), value));
     }
+    head.host_ok &= n_hosts == 1 || (n_hosts == 0 && !head.http11);
     head.framing = match (content_length, chunked) {
         (Some(_), true) => return Err(ReadError::Bad),
         (Some(0) | None, false) => Framing::Empty,
@@ -340,6 +350,55 @@ fn parse_content_length(value: &str) -> Option<u64> {
         return None;
     }
     value.parse().ok()
+}
+
+/// `uri-host [ ":" port ]` of RFC 9110 §7.2: a bracketed IP literal or a non-empty reg-name
+/// (unreserved, sub-delims, percent-encoded octets; dotted IPv4 is one), then an optional port
+/// of digits. An empty host is refused because an `http` URI must have one (RFC 9110 §4.2.1).
+fn valid_host(value: &str) -> bool {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => {
+                let literal_ok = !literal.is_empty()
+                    && literal
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b":.-_~".contains(&b));
+                if !literal_ok {
+                    return false;
+                }
+                ("", after)
+            }
+            None => return false,
+        },
+        None => match value.find(':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && (value.starts_with('[') || valid_reg_name(host))
+}
+
+fn valid_reg_name(host: &str) -> bool {
+    let bytes = host.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) => i += 1,
+            _ => return false,
+        }
+    }
+    !bytes.is_empty()
 }
 
 /// Turns the request target into origin form (`/path?query`). Absolute form
@@ -384,6 +443,35 @@ mod tests {
         assert_eq!(parse_head(signed).err(), Some(ReadError::Bad));
         let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
         assert_eq!(parse_head(gzip).err(), Some(ReadError::Bad));
+    }
+
+    #[test]
+    fn hosts_are_checked_against_the_uri_grammar() {
+        for good in [
+            "a.example",
+            "a.example:8080",
+            "127.0.0.1",
+            "[::1]:80",
+            "[v1.x]",
+            "a%41",
+            "h:",
+        ] {
+            assert!(valid_host(good), "{good}");
+        }
+        for bad in [
+            "", ":80", "a b", "a/b", "u@h", "h:1:2", "h:x", "[::1", "[]", "[::1]x", "a%4",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+        let host_ok = |head: &[u8]| parse_head(head).map(|(h, _)| h.host_ok);
+        assert_eq!(host_ok(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(true));
+        assert_eq!(host_ok(b"GET / HTTP/1.1\r\n\r\n"), Ok(false));
+        assert_eq!(
+            host_ok(b"GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n"),
+            Ok(false)
+        );
+        assert_eq!(host_ok(b"GET / HTTP/1.0\r\n\r\n"), Ok(true));
+        assert_eq!(host_ok(b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n"), Ok(false));
     }
 
     #[test]

@@ -340,10 +340,10 @@ fn each_error_status_is_json_with_its_headers() {
         expect(&wrong_method, 405)["error"]["code"],
         "method_not_allowed"
     );
-    assert_eq!(wrong_method.header("Allow"), Some("GET, POST"));
+    assert_eq!(wrong_method.header("Allow"), Some("GET, HEAD, POST"));
     assert_eq!(
         call(addr, "POST", "/api/v1/me", Some(&alice), None).header("Allow"),
-        Some("GET, PATCH")
+        Some("GET, HEAD, PATCH")
     );
 
     // 413 before the body is read: only the head is sent.

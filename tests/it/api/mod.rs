@@ -8,6 +8,7 @@ mod access;
 mod content;
 mod endpoints;
 mod mailboxes;
+mod unicode;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -1,11 +1,14 @@
 //! Black-box tests of the connection layer (`messages::http::server`) run in-process with a
 //! tiny test `Service`, so each limit can be shown to hold: keep-alive without Nagle stalls,
 //! head/body caps, slowloris and slow-reader deadlines, connection and thread bounds, panics,
-//! request ids, graceful stop and TLS.
+//! request ids, graceful stop, TLS and the `Host` rule of RFC 9112 §3.2.
 //!
 //! Measurements of the whole process (threads, RSS) only make sense one at a time, so every
-//! test here takes `SERIAL`. These tests must not depend on the application's routes.
+//! test here takes `SERIAL`. These tests must not depend on the application's routes, except
+//! the second half of `conformance.rs`, which checks the application's side of the same HTTP
+//! rules (its 400 text, HEAD wherever GET, methods on `/static/`) on the real binary.
 
+mod conformance;
 mod hostile;
 mod lifecycle;
 mod limits;
@@ -89,6 +92,10 @@ impl Service for TestService {
 
     fn refuse(&self, status: u16, path: Option<&str>, request_id: &str) -> Response {
         Response::text(format!("refused {status} {path:?} {request_id}")).with_status_code(status)
+    }
+
+    fn refuse_bad_request(&self, reason: &str, path: Option<&str>, _: &str) -> Response {
+        Response::text(format!("refused 400 {path:?}: {reason}")).with_status_code(400)
     }
 
     fn log_exchange(&self, exchange: &Exchange<'_>) {

@@ -292,3 +292,27 @@ fn bad_tls_files_are_one_line_errors_with_exit_1() {
         );
     }
 }
+
+/// `serve` on a port another socket holds: one line on stderr, exit 1, and neither a data
+/// directory nor a PIN left behind (the port is taken before anything is created).
+#[test]
+fn a_busy_port_fails_before_the_data_directory_is_created() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().expect("addr").to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let output = run(&data, &["serve", "--listen", &port], b"");
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {error}");
+    assert!(stdout(&output).is_empty(), "announced: {}", stdout(&output));
+    let lines: Vec<&str> = error.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {error:?}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(&port),
+        "{error}"
+    );
+    assert!(
+        !data.exists(),
+        "a refused start must not create the data directory"
+    );
+}

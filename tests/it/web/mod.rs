@@ -8,6 +8,7 @@ mod lockout;
 mod mail;
 mod meter;
 mod pin;
+mod unicode;
 
 use crate::util::client::{self, Response};
 use crate::util::web::{self, Browser, OTHER_PASSWORD, PASSWORD, csrf_token, message_ids};
