@@ -240,7 +240,10 @@ impl App {
         current: &str,
         client: &Client,
     ) -> Result<UserRecord> {
-        let keys = [client.ip_key(), account_key(username.as_str())];
+        // Counted apart from the account's sign-in failures: a member who is already signed in
+        // is not subject to the lock strangers' wrong logins put on the account, while wrong
+        // current passwords typed through a (perhaps stolen) session are still limited.
+        let keys = [client.ip_key(), format!("signed-in:{}", username.as_str())];
         self.throttle.attempt(&keys)?;
         let record = self
             .store

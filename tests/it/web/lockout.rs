@@ -160,3 +160,30 @@ fn per_ip_limits_and_the_operators_lock_apply_to_device_cookies_too() {
         "the operator's lock holds"
     );
 }
+
+/// A member who is signed in keeps changing their password while strangers' wrong logins have
+/// locked the account: the current password they type is counted apart from those failures.
+#[test]
+fn a_signed_in_owner_changes_the_password_while_strangers_are_locked_out() {
+    let server = Server::start();
+    let addr = server.addr;
+    web::register(addr, "alice", "Alice", PASSWORD);
+    let mut owner = web::login(addr, "alice", PASSWORD);
+    lock_out_strangers(addr, "127.0.0.2", "alice");
+    let changed = owner.submit(
+        "/account",
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("password", OTHER_PASSWORD),
+            ("password_confirm", OTHER_PASSWORD),
+        ],
+    );
+    assert_eq!(
+        changed.header("Location"),
+        Some("/account?done=password"),
+        "{} {}",
+        changed.status,
+        changed.text()
+    );
+}
