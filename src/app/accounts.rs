@@ -94,7 +94,13 @@ impl App {
         name: &str,
     ) -> Result<Verdict> {
         let pin = self.pin_context()?;
-        Ok(password::judge(password, &[username, name, &pin]))
+        // As typed and in the canonical form a PIN is compared in (a generated PIN is shown
+        // with a dash that a password built from it would leave out).
+        let canonical = super::pin::canonical(&pin);
+        Ok(password::judge(
+            password,
+            &[username, name, &pin, &canonical],
+        ))
     }
 
     fn check_new_password(
@@ -497,5 +503,33 @@ impl App {
         }
         self.store
             .read(|rx| rx.usernames_with_prefix(&prefix, limit.clamp(1, 50)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app::App;
+    use crate::crypto::{DataKey, PasswordHasher};
+    use crate::store::Store;
+
+    /// A password made of the PIN without its dash is refused like one made of the PIN.
+    #[test]
+    fn the_pin_counts_as_context_with_or_without_its_dash() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let key = DataKey::generate().expect("key");
+        let app = App::new(store, key, PasswordHasher::new(15), Default::default()).expect("app");
+        let password = "7kq2m9xd7kq2m9xd";
+        assert!(
+            app.judge_password(password, "alice", "Alice")
+                .unwrap()
+                .acceptable
+        );
+        app.set_pin("7KQ2-M9XD").expect("pin");
+        assert!(
+            !app.judge_password_with_pin(password, "alice", "Alice")
+                .unwrap()
+                .acceptable
+        );
     }
 }

@@ -142,8 +142,7 @@ impl App {
         previous: Option<&str>,
         device_token: Option<&str>,
     ) -> Result<SignIn> {
-        let (username, verified) =
-            self.check_password(username, password, client, device_token)?;
+        let (username, verified) = self.check_password(username, password, client, device_token)?;
         let device_token = self.issue_device_token(&username)?;
         let secret = new_secret()?;
         let hash = sha256(secret.as_bytes());
@@ -306,8 +305,7 @@ impl App {
         client: &Client,
         device_token: Option<&str>,
     ) -> Result<(String, Timestamp, String)> {
-        let (username, verified) =
-            self.check_password(username, password, client, device_token)?;
+        let (username, verified) = self.check_password(username, password, client, device_token)?;
         let device_token = self.issue_device_token(&username)?;
         let (token, expires_at) =
             self.issue_token_as(&username, client, Some(verified.password_phc))?;
