@@ -51,9 +51,9 @@
 //!   `shutdown_grace` to finish (answered with `Connection: close`) before `run` returns.
 
 mod conn;
-mod parse;
+pub(crate) mod parse;
 mod respond;
-mod slots;
+pub(crate) mod slots;
 mod stream;
 mod tls;
 

@@ -17,20 +17,21 @@ use super::stream::Transport;
 /// Most header lines a request may carry; more is answered 431 like an oversized head.
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line (size plus extensions) accepted in a chunked body.
-const MAX_CHUNK_LINE: usize = 4096;
+pub(crate) const MAX_CHUNK_LINE: usize = 4096;
 /// How much a body buffer grows at a time while its bytes arrive.
 const BODY_STEP: usize = 64 * 1024;
 
-/// A connection's transport plus the bytes read from it but not yet consumed.
-pub(crate) struct Wire {
-    pub transport: Transport,
+/// A connection's transport plus the bytes read from it but not yet consumed. Generic over the
+/// byte source so that the fuzz entry points (`crate::fuzzing`) can read from memory.
+pub(crate) struct Wire<T = Transport> {
+    pub transport: T,
     /// Unconsumed input: part of a head, a body, or the next pipelined request.
     pub buf: Vec<u8>,
 }
 
 /// Why a request could not be read.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadError {
+pub enum ReadError {
     /// The head or body is over its limit (431 or 413).
     TooLarge,
     /// Not HTTP/1.x we accept (400).
@@ -53,7 +54,7 @@ fn classify(e: &io::Error) -> ReadError {
 
 /// How the request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     Empty,
     Length(u64),
     Chunked,
@@ -61,7 +62,7 @@ pub(crate) enum Framing {
 
 /// The parsed request line and headers.
 #[derive(Debug)]
-pub(crate) struct Head {
+pub struct Head {
     pub method: String,
     /// The request target in origin form (path and query), as rouille expects it.
     pub target: String,
@@ -79,7 +80,7 @@ impl Head {
     }
 }
 
-impl Wire {
+impl<T: Read> Wire<T> {
     /// Reads once more into `buf`, never letting it grow past `cap` bytes. Ok(0) means the
     /// peer closed (or `buf` is already full, which callers rule out).
     pub fn read_more(&mut self, cap: usize) -> io::Result<usize> {
