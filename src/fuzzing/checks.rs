@@ -221,3 +221,39 @@ pub fn check_dump(input: &[u8]) {
         - 1;
     assert_eq!(summary.n_records(), n_rows as u64);
 }
+
+/// One input of the `request_head` fuzz target: two bytes choose the delivery.
+pub fn fuzz_request_head(data: &[u8]) {
+    if let [buffered, max_read, input @ ..] = data {
+        check_request_head(input, Delivery::from_bytes(*buffered, *max_read));
+    }
+}
+
+/// One input of the `chunked_body` fuzz target: two bytes choose the delivery.
+pub fn fuzz_chunked_body(data: &[u8]) {
+    if let [buffered, max_read, input @ ..] = data {
+        check_chunked_body(input, Delivery::from_bytes(*buffered, *max_read));
+    }
+}
+
+/// One input of the `cursor_token` fuzz target: the text is tried as a token everywhere, and
+/// its first 9 bytes (cell, big-endian position) mint one.
+pub fn fuzz_cursor_token(data: &[u8]) {
+    let key = fuzz_key();
+    check_cursor_token(&key, &String::from_utf8_lossy(data));
+    if let [cell, rest @ ..] = data
+        && let Some(seq) = rest.first_chunk::<8>()
+    {
+        check_cursor_minted(&key, usize::from(*cell), u64::from_be_bytes(*seq));
+    }
+}
+
+/// Every fuzz target by name (its file in tests/fuzz/fuzz_targets/ and its folders under
+/// tests/fuzz/corpus/ and tests/fuzz/regressions/) and the function it runs on one input.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("request_head", fuzz_request_head),
+    ("chunked_body", fuzz_chunked_body),
+    ("form_fields", check_form_fields),
+    ("cursor_token", fuzz_cursor_token),
+    ("dump_reader", check_dump),
+];

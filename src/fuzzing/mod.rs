@@ -8,6 +8,8 @@
 //! by the fuzz targets and the property tests so both hold the code to the same invariants.
 
 pub mod checks;
+#[cfg(test)]
+mod regressions;
 
 use std::io::{self, Read};
 

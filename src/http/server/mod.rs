@@ -52,6 +52,8 @@
 
 mod conn;
 pub(crate) mod parse;
+#[cfg(test)]
+mod proptests;
 mod respond;
 pub(crate) mod slots;
 mod stream;

@@ -208,7 +208,11 @@ impl<T: Read> Wire<T> {
         loop {
             let (consumed, size) = loop {
                 match httparse::parse_chunk_size(&self.buf) {
-                    Ok(httparse::Status::Complete(found)) => break found,
+                    Ok(httparse::Status::Complete(found))
+                        if chunk_line_ok(&self.buf[..found.0]) =>
+                    {
+                        break found;
+                    }
                     Ok(httparse::Status::Partial) if self.buf.len() < MAX_CHUNK_LINE => {
                         self.fill_to(self.buf.len() + 1)?;
                     }
@@ -255,6 +259,19 @@ impl<T: Read> Wire<T> {
             }
         }
     }
+}
+
+/// What httparse leaves to us in a chunk-size line it accepted: the size has at least one
+/// digit (httparse reads an empty line as size 0, which would end the body), the extension
+/// holds no bare LF (a peer that ends lines at LF would read the rest as chunk data: request
+/// smuggling), and the line is within `MAX_CHUNK_LINE` whatever the buffering.
+fn chunk_line_ok(line: &[u8]) -> bool {
+    let Some(content) = line.strip_suffix(b"\r\n") else {
+        return false;
+    };
+    content.first().is_some_and(u8::is_ascii_hexdigit)
+        && !content.contains(&b'\n')
+        && line.len() <= MAX_CHUNK_LINE
 }
 
 /// The length of the head (through its blank line) if `buf` holds a complete one, looking for
