@@ -248,9 +248,12 @@ pub fn fuzz_cursor_token(data: &[u8]) {
     }
 }
 
+/// What a fuzz target runs on one input.
+pub type FuzzTarget = fn(&[u8]);
+
 /// Every fuzz target by name (its file in tests/fuzz/fuzz_targets/ and its folders under
 /// tests/fuzz/corpus/ and tests/fuzz/regressions/) and the function it runs on one input.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, FuzzTarget)] = &[
     ("request_head", fuzz_request_head),
     ("chunked_body", fuzz_chunked_body),
     ("form_fields", check_form_fields),

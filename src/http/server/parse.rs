@@ -113,7 +113,12 @@ impl<T: Read> Wire<T> {
     pub fn read_head(&mut self, max_head: usize) -> Result<Head, ReadError> {
         let mut scanned: usize = 0;
         loop {
-            if let Some(end) = find_head_end(&self.buf, scanned.saturating_sub(2)) {
+            // Empty lines before the request line are skipped (RFC 9112 §2.2), as httparse
+            // skips them; they count toward the cap.
+            let from = scanned
+                .saturating_sub(2)
+                .max(leading_empty_lines(&self.buf));
+            if let Some(end) = find_head_end(&self.buf, from) {
                 if end > max_head {
                     return Err(ReadError::TooLarge);
                 }
@@ -272,6 +277,18 @@ fn chunk_line_ok(line: &[u8]) -> bool {
     content.first().is_some_and(u8::is_ascii_hexdigit)
         && !content.contains(&b'\n')
         && line.len() <= MAX_CHUNK_LINE
+}
+
+/// How many bytes of complete empty lines (CRLF or LF) `buf` starts with.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
+        }
+    }
 }
 
 /// The length of the head (through its blank line) if `buf` holds a complete one, looking for

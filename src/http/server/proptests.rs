@@ -182,3 +182,23 @@ fn a_long_chunk_line_is_refused_however_it_is_buffered() {
         );
     }
 }
+
+/// Found by the request_head fuzz target (kept in tests/fuzz/regressions/request_head/): an
+/// empty line before the request line (a client's stray CRLF after a body) ended the "head"
+/// there, so the request was read when it came in one piece and refused when it did not.
+#[test]
+fn empty_lines_before_the_request_line_are_skipped_however_the_bytes_arrive() {
+    let input = b"\r\n\r\nGET /inbox HTTP/1.1\r\nHost: a\r\n\r\n";
+    for max_read in [1, 3, 8, 1 << 20] {
+        let delivery = Delivery {
+            buffered: 0,
+            max_read,
+        };
+        let (head, consumed) = request_head(input, delivery, MAX_HEAD_BYTES).expect("read");
+        assert_eq!(
+            (head.target.as_str(), consumed),
+            ("/inbox", input.len()),
+            "{delivery:?}"
+        );
+    }
+}
