@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod model;

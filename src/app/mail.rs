@@ -119,10 +119,6 @@ impl NewMessage {
 
 pub const MAX_PAGE: usize = 100;
 
-fn cursor_aad(user: &Username, mailbox: Mailbox) -> Vec<u8> {
-    format!("cursor\0{}\0{}", user.as_str(), mailbox.as_str()).into_bytes()
-}
-
 impl App {
     fn seal_message(
         &self,
@@ -319,31 +315,15 @@ impl App {
         Ok(Poll { messages, cursor })
     }
 
-    /// The form of a mailbox position handed to clients: sealed, and bound to the user and the
-    /// mailbox, so it reveals nothing of the server-wide message count and cannot be forged,
-    /// nor used on another mailbox.
+    /// The form of a mailbox position handed to clients (see [`super::cursor`]).
     pub fn cursor_token(&self, user: &Username, mailbox: Mailbox, seq: u64) -> Result<String> {
-        use base64::Engine;
-        // Deterministic, so one position always has one token: a poll that finds nothing
-        // hands back exactly the cursor it was given.
-        let sealed = self
-            .key
-            .seal_deterministic(&seq.to_be_bytes(), &cursor_aad(user, mailbox))?;
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+        super::cursor::cursor_token(&self.key, user, mailbox, seq)
     }
 
     /// The position inside a token from [`cursor_token`](Self::cursor_token) for this user
     /// and mailbox; `None` for anything else.
     pub fn cursor_seq(&self, user: &Username, mailbox: Mailbox, token: &str) -> Option<u64> {
-        use base64::Engine;
-        if token.len() > 100 {
-            return None;
-        }
-        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .ok()?;
-        let plain = self.key.open(&sealed, &cursor_aad(user, mailbox)).ok()?;
-        Some(u64::from_be_bytes(plain.as_slice().try_into().ok()?))
+        super::cursor::cursor_seq(&self.key, user, mailbox, token)
     }
 
     pub fn unread_count(&self, user: &Username) -> Result<u64> {

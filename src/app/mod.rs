@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod cursor;
 pub mod device;
 pub mod mail;
 pub mod password;

@@ -33,9 +33,20 @@ impl Form {
         {
             bytes.clear();
         }
+        Form::decode(&bytes)
+    }
+
+    /// Decodes an `application/x-www-form-urlencoded` body. Every byte string decodes:
+    /// invalid percent escapes stay as they are and invalid UTF-8 becomes U+FFFD.
+    pub fn decode(body: &[u8]) -> Form {
         Form {
-            fields: form_urlencoded::parse(&bytes).into_owned().collect(),
+            fields: form_urlencoded::parse(body).into_owned().collect(),
         }
+    }
+
+    /// Every field in the order sent, repeated names included.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
     }
 
     /// The first value of `name`, or "" when absent.
@@ -162,4 +173,54 @@ pub fn expired(call: &Call<'_>, back_to: &str) -> Response {
         .pages
         .templates
         .expired_page(back_to, call.ctx.request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::Form;
+    use crate::fuzzing::checks::check_form_fields;
+
+    fn encode(fields: &[(String, String)]) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn an_encoded_form_decodes_to_its_fields_and_get_finds_the_first(
+            fields in vec(("[a-z_]{1,8}", "\\PC{0,20}"), 0..8),
+        ) {
+            let form = Form::decode(encode(&fields).as_bytes());
+            prop_assert_eq!(form.fields(), fields.as_slice());
+            for (name, _) in &fields {
+                let first = fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+                prop_assert_eq!(Some(form.get(name)), first);
+                prop_assert!(form.has(name));
+            }
+            prop_assert!(!form.has("not-a-field") && form.get("not-a-field").is_empty());
+        }
+
+        #[test]
+        fn a_form_with_one_byte_changed_still_decodes_consistently(
+            fields in vec(("[a-z_]{1,8}", "\\PC{0,20}"), 1..6),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut body = encode(&fields).into_bytes();
+            let i = at.index(body.len());
+            body[i] = byte;
+            check_form_fields(&body);
+        }
+
+        #[test]
+        fn random_bytes_decode_as_a_form_consistently(body in vec(any::<u8>(), 0..300)) {
+            check_form_fields(&body);
+        }
+    }
 }

@@ -8,7 +8,7 @@
 
 mod account;
 mod auth_pages;
-mod forms;
+pub(crate) mod forms;
 mod listing_cache;
 mod mail_pages;
 mod meter;

@@ -54,9 +54,11 @@
 //!   `shutdown_grace` to finish (answered with `Connection: close`) before `run` returns.
 
 mod conn;
-mod parse;
+pub(crate) mod parse;
+#[cfg(test)]
+mod proptests;
 mod respond;
-mod slots;
+pub(crate) mod slots;
 mod stream;
 mod tls;
 

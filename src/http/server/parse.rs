@@ -17,20 +17,21 @@ use super::stream::Transport;
 /// Most header lines a request may carry; more is answered 431 like an oversized head.
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line (size plus extensions) accepted in a chunked body.
-const MAX_CHUNK_LINE: usize = 4096;
+pub(crate) const MAX_CHUNK_LINE: usize = 4096;
 /// How much a body buffer grows at a time while its bytes arrive.
 const BODY_STEP: usize = 64 * 1024;
 
-/// A connection's transport plus the bytes read from it but not yet consumed.
-pub(crate) struct Wire {
-    pub transport: Transport,
+/// A connection's transport plus the bytes read from it but not yet consumed. Generic over the
+/// byte source so that the fuzz entry points (`crate::fuzzing`) can read from memory.
+pub(crate) struct Wire<T = Transport> {
+    pub transport: T,
     /// Unconsumed input: part of a head, a body, or the next pipelined request.
     pub buf: Vec<u8>,
 }
 
 /// Why a request could not be read.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadError {
+pub enum ReadError {
     /// The head or body is over its limit (431 or 413).
     TooLarge,
     /// Not HTTP/1.x we accept (400).
@@ -53,7 +54,7 @@ fn classify(e: &io::Error) -> ReadError {
 
 /// How the request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     Empty,
     Length(u64),
     Chunked,
@@ -61,7 +62,7 @@ pub(crate) enum Framing {
 
 /// The parsed request line and headers.
 #[derive(Debug)]
-pub(crate) struct Head {
+pub struct Head {
     pub method: String,
     /// The request target in origin form (path and query), as rouille expects it.
     pub target: String,
@@ -83,7 +84,7 @@ impl Head {
     }
 }
 
-impl Wire {
+impl<T: Read> Wire<T> {
     /// Reads once more into `buf`, never letting it grow past `cap` bytes. Ok(0) means the
     /// peer closed (or `buf` is already full, which callers rule out).
     pub fn read_more(&mut self, cap: usize) -> io::Result<usize> {
@@ -116,7 +117,12 @@ impl Wire {
     pub fn read_head(&mut self, max_head: usize) -> Result<Head, ReadError> {
         let mut scanned: usize = 0;
         loop {
-            if let Some(end) = find_head_end(&self.buf, scanned.saturating_sub(2)) {
+            // Empty lines before the request line are skipped (RFC 9112 §2.2), as httparse
+            // skips them; they count toward the cap.
+            let from = scanned
+                .saturating_sub(2)
+                .max(leading_empty_lines(&self.buf));
+            if let Some(end) = find_head_end(&self.buf, from) {
                 if end > max_head {
                     return Err(ReadError::TooLarge);
                 }
@@ -211,7 +217,11 @@ impl Wire {
         loop {
             let (consumed, size) = loop {
                 match httparse::parse_chunk_size(&self.buf) {
-                    Ok(httparse::Status::Complete(found)) => break found,
+                    Ok(httparse::Status::Complete(found))
+                        if chunk_line_ok(&self.buf[..found.0]) =>
+                    {
+                        break found;
+                    }
                     Ok(httparse::Status::Partial) if self.buf.len() < MAX_CHUNK_LINE => {
                         self.fill_to(self.buf.len() + 1)?;
                     }
@@ -256,6 +266,31 @@ impl Wire {
             if skipped > max || self.buf.len() > max {
                 return Err(ReadError::TooLarge);
             }
+        }
+    }
+}
+
+/// What httparse leaves to us in a chunk-size line it accepted: the size has at least one
+/// digit (httparse reads an empty line as size 0, which would end the body), the extension
+/// holds no bare LF (a peer that ends lines at LF would read the rest as chunk data: request
+/// smuggling), and the line is within `MAX_CHUNK_LINE` whatever the buffering.
+fn chunk_line_ok(line: &[u8]) -> bool {
+    let Some(content) = line.strip_suffix(b"\r\n") else {
+        return false;
+    };
+    content.first().is_some_and(u8::is_ascii_hexdigit)
+        && !content.contains(&b'\n')
+        && line.len() <= MAX_CHUNK_LINE
+}
+
+/// How many bytes of complete empty lines (CRLF or LF) `buf` starts with.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
         }
     }
 }

@@ -9,6 +9,8 @@
 //! `write.rs` streams a snapshot out, `read.rs` parses and verifies a dump line by line, and
 //! `restore.rs` builds a new database file from a verified stream.
 
+#[cfg(test)]
+mod proptests;
 mod read;
 mod restore;
 mod write;
