@@ -46,7 +46,13 @@ mod tests {
     use crate::fuzzing::checks::{check_cursor_minted, check_cursor_token, cursor_cells, fuzz_key};
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig {
+        // Found failures are kept under tests/ (the top level of the repository is fixed).
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+            "tests/proptest-regressions/app-cursor.txt",
+        ))),
+        ..ProptestConfig::with_cases(300)
+    })]
 
         #[test]
         fn a_cursor_opens_only_for_its_own_member_and_mailbox(cell in 0usize..4, seq in any::<u64>()) {
