@@ -46,13 +46,7 @@ mod tests {
     use crate::fuzzing::checks::{check_cursor_minted, check_cursor_token, cursor_cells, fuzz_key};
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-        // Found failures are kept under tests/ (the top level of the repository is fixed).
-        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
-            "tests/proptest-regressions/app-cursor.txt",
-        ))),
-        ..ProptestConfig::with_cases(300)
-    })]
+        #![proptest_config(crate::fuzzing::proptest_config(300, "tests/proptest-regressions/app-cursor.txt"))]
 
         #[test]
         fn a_cursor_opens_only_for_its_own_member_and_mailbox(cell in 0usize..4, seq in any::<u64>()) {

@@ -119,3 +119,15 @@ pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
 pub fn read_dump(input: &[u8]) -> crate::error::Result<Summary> {
     crate::store::dump::read_dump(input, |_| Ok(()), |_| Ok(()))
 }
+
+/// The proptests' configuration: `cases` cases, and the seeds of what they find kept in
+/// `file` under tests/ (proptest's default is a new directory at the top level).
+#[cfg(test)]
+pub(crate) fn proptest_config(cases: u32, file: &'static str) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(file),
+        )),
+        ..proptest::test_runner::Config::with_cases(cases)
+    }
+}

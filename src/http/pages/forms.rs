@@ -190,13 +190,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-        // Found failures are kept under tests/ (the top level of the repository is fixed).
-        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
-            "tests/proptest-regressions/http-forms.txt",
-        ))),
-        ..ProptestConfig::with_cases(300)
-    })]
+        #![proptest_config(crate::fuzzing::proptest_config(300, "tests/proptest-regressions/http-forms.txt"))]
 
         #[test]
         fn an_encoded_form_decodes_to_its_fields_and_get_finds_the_first(

@@ -81,13 +81,7 @@ fn mutate(mut bytes: Vec<u8>, at: prop::sample::Index, byte: u8) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // Found failures are kept under tests/ (the top level of the repository is fixed).
-        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
-            "tests/proptest-regressions/http-server.txt",
-        ))),
-        ..ProptestConfig::with_cases(200)
-    })]
+    #![proptest_config(crate::fuzzing::proptest_config(200, "tests/proptest-regressions/http-server.txt"))]
 
     #[test]
     fn a_valid_head_reads_as_its_own_method_target_and_headers(

@@ -58,13 +58,7 @@ fn the_demo_dump_reads_back_whole() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // Found failures are kept under tests/ (the top level of the repository is fixed).
-        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
-            "tests/proptest-regressions/store-dump.txt",
-        ))),
-        ..ProptestConfig::with_cases(300)
-    })]
+    #![proptest_config(crate::fuzzing::proptest_config(300, "tests/proptest-regressions/store-dump.txt"))]
 
     #[test]
     fn a_dump_with_one_byte_changed_is_refused(

@@ -202,6 +202,19 @@ pub fn send(browser: &mut Browser, to: &str, title: &str, body: &str) -> Respons
     )
 }
 
+/// Changes the password on the account page from `current` to `new`; the response to the POST.
+pub fn change_password(browser: &mut Browser, current: &str, new: &str) -> Response {
+    browser.submit(
+        "/account",
+        "/account/password",
+        &[
+            ("current_password", current),
+            ("password", new),
+            ("password_confirm", new),
+        ],
+    )
+}
+
 /// Whether the page is the login redirect.
 pub fn is_login_redirect(response: &Response) -> bool {
     response.status == 303 && response.header("Location") == Some("/login")

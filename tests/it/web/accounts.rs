@@ -283,15 +283,7 @@ fn account_page_changes_password_and_question_and_manages_sessions_and_tokens() 
             .contains("What is the name of a teacher who made a difference to you?")
     );
     let mut third = web::login(addr, "alice", PASSWORD);
-    let changed = here.submit(
-        "/account",
-        "/account/password",
-        &[
-            ("current_password", PASSWORD),
-            ("password", OTHER_PASSWORD),
-            ("password_confirm", OTHER_PASSWORD),
-        ],
-    );
+    let changed = web::change_password(&mut here, PASSWORD, OTHER_PASSWORD);
     assert_eq!(
         changed.header("Location"),
         Some("/account?done=password"),

@@ -170,15 +170,7 @@ fn a_signed_in_owner_changes_the_password_while_strangers_are_locked_out() {
     web::register(addr, "alice", "Alice", PASSWORD);
     let mut owner = web::login(addr, "alice", PASSWORD);
     lock_out_strangers(addr, "127.0.0.2", "alice");
-    let changed = owner.submit(
-        "/account",
-        "/account/password",
-        &[
-            ("current_password", PASSWORD),
-            ("password", OTHER_PASSWORD),
-            ("password_confirm", OTHER_PASSWORD),
-        ],
-    );
+    let changed = web::change_password(&mut owner, PASSWORD, OTHER_PASSWORD);
     assert_eq!(
         changed.header("Location"),
         Some("/account?done=password"),
