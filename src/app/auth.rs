@@ -58,13 +58,12 @@ fn secs(duration: Duration) -> i64 {
 /// hashed would be followed by a fresh sign-in that it was meant to prevent.
 fn may_sign_in(tx: &Tx<'_>, username: &Username, verified_phc: Option<&str>) -> Result<()> {
     let record = tx.user(username)?.ok_or(Error::Unauthenticated)?;
-    if record.locked {
-        return Err(Error::AccountLocked);
-    }
-    if verified_phc.is_some_and(|phc| phc != record.password_phc) {
-        return Err(Error::Unauthenticated);
-    }
-    Ok(())
+    // Without a password check (a signed-in member) only the lock decides.
+    let verified_phc = verified_phc.unwrap_or(&record.password_phc);
+    super::accounts::still_as_verified(&record, verified_phc).map_err(|e| match e {
+        Error::Invalid(_) => Error::Unauthenticated,
+        other => other,
+    })
 }
 
 impl App {
