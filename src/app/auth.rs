@@ -1,7 +1,8 @@
 //! Logging in and staying logged in: password checks under rate limits (with the device token
 //! of `app::device` deciding which key an attempt counts under), server-side browser sessions
-//! (new secret at every login, idle and absolute timeouts), CSRF tokens derived from the
-//! session, and API bearer tokens that live one hour.
+//! (new secret at every login, idle and absolute timeouts), the CSRF tokens of every form
+//! (signed-in ones derived from the session, anonymous ones from a double-submit cookie: CSRF
+//! is decided here alone), and API bearer tokens that live one hour.
 //!
 //! Secrets are handed to the client once and stored only as their SHA-256.
 
@@ -14,6 +15,10 @@ use crate::error::{Error, Result};
 use crate::model::{Timestamp, Username};
 use crate::store::records::{SessionRecord, TokenRecord, UserRecord};
 use crate::store::{Rx, Tx};
+
+/// The MAC purposes of the two CSRF tokens, so neither can stand in for the other.
+const SESSION_CSRF_PURPOSE: &str = "csrf";
+const ANON_CSRF_PURPOSE: &str = "anon-csrf";
 
 /// A signed-in browser session, as a request sees it.
 #[derive(Debug, Clone)]
@@ -180,11 +185,25 @@ impl App {
 
     /// The CSRF token of a session: an HMAC of its hash, so nothing more is stored.
     pub fn csrf_for(&self, session_hash: &[u8; 32]) -> String {
-        hex::encode(&self.key.mac("csrf", session_hash)[..20])
+        hex::encode(&self.key.mac(SESSION_CSRF_PURPOSE, session_hash)[..20])
     }
 
     pub fn csrf_ok(&self, session: &Session, presented: &str) -> bool {
         ct_eq(session.csrf.as_bytes(), presented.as_bytes())
+    }
+
+    /// The token an anonymous form (login, register, reset) carries for a browser whose
+    /// double-submit cookie holds `cookie_secret`: an HMAC of it, so nothing is stored and a
+    /// cross-site page, which can neither read nor set the cookie, cannot produce it.
+    pub fn anon_csrf_for(&self, cookie_secret: &str) -> String {
+        hex::encode(self.key.mac(ANON_CSRF_PURPOSE, cookie_secret.as_bytes()))
+    }
+
+    /// Whether `presented` is the anonymous-form token of the browser's cookie (none: never).
+    pub fn anon_csrf_ok(&self, cookie_secret: Option<&str>, presented: &str) -> bool {
+        cookie_secret.is_some_and(|secret| {
+            ct_eq(self.anon_csrf_for(secret).as_bytes(), presented.as_bytes())
+        })
     }
 
     /// The session behind a cookie secret, if it is live; refreshes `last_seen` now and then.

@@ -65,20 +65,28 @@ pub fn account_key(username: &str) -> String {
 }
 
 /// Everything a use case needs, built once at start and shared by all request threads.
+///
+/// Its parts are private to `app`: the data key, the store and the throttle are reached only
+/// through use cases, so no caller can MAC, seal or write on its own.
 pub struct App {
-    pub store: Store,
-    pub key: std::sync::Arc<DataKey>,
-    pub hasher: PasswordHasher,
-    pub throttle: throttle::Throttle,
+    store: Store,
+    key: std::sync::Arc<DataKey>,
+    hasher: PasswordHasher,
+    throttle: throttle::Throttle,
     /// The ceiling on wrong registration PINs across all IPs.
-    pub pin_guard: pin::PinGuard,
-    pub settings: Settings,
+    pin_guard: pin::PinGuard,
+    settings: Settings,
     /// A hash of a random secret, verified against when a user does not exist so that the
     /// answer takes as long as for a real user.
     decoy_phc: String,
 }
 
 impl App {
+    /// The fingerprint of the data key (what a dump header and `rotate-key` show).
+    pub fn key_fingerprint(&self) -> String {
+        self.key.fingerprint()
+    }
+
     /// Why the server cannot store anything right now, or `None` when it can (`/healthz`).
     pub fn storage_fault(&self) -> Option<String> {
         self.store.fault()

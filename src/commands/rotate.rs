@@ -31,7 +31,7 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
     }
     let new_key = Arc::new(DataKey::generate()?);
     new_key.write_new(&pending)?;
-    let old_fingerprint = app.key.fingerprint();
+    let old_fingerprint = app.key_fingerprint();
     let n = app.rotate_key(new_key.clone())?;
     drop(app);
     let backup = swap_key_files(data_dir)?;

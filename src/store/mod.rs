@@ -71,14 +71,17 @@ fn classify(error: redb::Error) -> Error {
 }
 
 /// A write transaction as the rest of the application sees it.
+///
+/// Its transaction is private to `store`: outside it, tables are reached only through the
+/// typed operations of `users`, `messages`, `sessions`, `events` and `meta`.
 pub struct Tx<'a> {
-    pub(crate) txn: &'a redb::WriteTransaction,
+    txn: &'a redb::WriteTransaction,
 }
 
 /// A read snapshot. It holds the handle it was taken from, so a reopen after a disk fault
 /// waits for it to end before closing that handle.
 pub struct Rx {
-    pub(crate) txn: redb::ReadTransaction,
+    txn: redb::ReadTransaction,
     _db: Option<Arc<Database>>,
 }
 
@@ -152,7 +155,7 @@ impl Store {
 
 /// A read-only view of a database another process may be writing (for `dump`).
 pub struct Snapshot {
-    pub(crate) rx: Rx,
+    rx: Rx,
     _db: ReadOnlyDatabase,
 }
 

@@ -1,21 +1,18 @@
 //! Browser sessions and CSRF for the pages: the session cookie (`session`, or `__Host-session`
 //! under TLS), the device cookie (`device`, or `__Host-device`: the device token of
 //! `app::device`, kept 180 days), the check that a signed-in POST carries its session's token,
-//! and the signed double-submit token of the anonymous forms (login, register, reset).
+//! and the cookie of the anonymous forms' double-submit token (login, register, reset).
 //!
 //! The anonymous scheme: a random `csrf` cookie (same flags as the session cookie) and a form
-//! token that is the hex HMAC of that cookie under the data key, compared in constant time. A
-//! cross-site page can neither read nor set the cookie, so it cannot produce a matching token.
-//! Sessions themselves are stored and checked by `app::auth`; nothing here touches the store.
+//! token derived from it. Both tokens, signed-in and anonymous, are made and checked by
+//! `app::auth`; this file only reads and writes cookies and never touches a key or the store.
 
 use rouille::Response;
 
 use super::Call;
 use crate::app::auth::Session;
 use crate::app::device::DEVICE_TOKEN_LIFETIME;
-use crate::crypto::{ct_eq, new_secret};
-
-const ANON_CSRF_PURPOSE: &str = "anon-csrf";
+use crate::crypto::new_secret;
 
 fn session_cookie_name(https: bool) -> &'static str {
     if https { "__Host-session" } else { "session" }
@@ -132,20 +129,11 @@ impl AnonToken {
     }
 }
 
-fn anon_token_for(call: &Call<'_>, cookie_value: &str) -> String {
-    hex::encode(
-        call.web
-            .app
-            .key
-            .mac(ANON_CSRF_PURPOSE, cookie_value.as_bytes()),
-    )
-}
-
 /// The anonymous-form token for this browser, making a new cookie if it has none.
 pub fn anon_token(call: &Call<'_>) -> AnonToken {
     if let Some(value) = read_cookie(call, csrf_cookie_name(call.ctx.https)) {
         return AnonToken {
-            token: anon_token_for(call, &value),
+            token: call.web.app.anon_csrf_for(&value),
             set_cookie: None,
         };
     }
@@ -157,7 +145,7 @@ pub fn fresh_anon_token(call: &Call<'_>) -> AnonToken {
     // The OS random generator failing is rare enough that a fixed marker which never verifies
     // (the MAC of a value no cookie can hold) is an acceptable degraded answer.
     let value = new_secret().unwrap_or_default();
-    let token = anon_token_for(call, &value);
+    let token = call.web.app.anon_csrf_for(&value);
     let set_cookie = (!value.is_empty()).then(|| {
         cookie(
             csrf_cookie_name(call.ctx.https),
@@ -171,11 +159,6 @@ pub fn fresh_anon_token(call: &Call<'_>) -> AnonToken {
 
 /// Whether `presented` is the anonymous-form token of the request's cookie.
 pub fn anon_token_ok(call: &Call<'_>, presented: &str) -> bool {
-    match read_cookie(call, csrf_cookie_name(call.ctx.https)) {
-        Some(value) => ct_eq(
-            anon_token_for(call, &value).as_bytes(),
-            presented.as_bytes(),
-        ),
-        None => false,
-    }
+    let cookie = read_cookie(call, csrf_cookie_name(call.ctx.https));
+    call.web.app.anon_csrf_ok(cookie.as_deref(), presented)
 }
