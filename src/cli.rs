@@ -1,9 +1,15 @@
 //! The command line as clap sees it: plain structs, no logic. Every flag also reads an
 //! environment variable (`MESSAGES_<FLAG>`). `config.rs` turns these into validated values.
+//! A default that a library type also has is named here from that type's constant, never
+//! written a second time.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::app::Settings;
+use crate::app::throttle::ThrottleSettings;
+use crate::http::server::Limits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -130,55 +136,55 @@ pub struct ServeArgs {
     #[arg(long, env = "MESSAGES_LOG_KEEP_DAYS", default_value_t = 14)]
     pub log_keep_days: usize,
     /// Largest request body in bytes.
-    #[arg(long, env = "MESSAGES_MAX_BODY", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "MESSAGES_MAX_BODY", default_value_t = Limits::DEFAULT_MAX_BODY_BYTES)]
     pub max_body: usize,
     /// Request-body bytes all connections together may hold beyond the first 64 KiB of each
     /// request; a body that finds it spent is answered 503.
-    #[arg(long, env = "MESSAGES_MAX_BODY_MEMORY", default_value_t = 32 * 1024 * 1024)]
+    #[arg(long, env = "MESSAGES_MAX_BODY_MEMORY", default_value_t = Limits::DEFAULT_MAX_BODY_MEMORY)]
     pub max_body_memory: usize,
     /// Open connections in total.
-    #[arg(long, env = "MESSAGES_MAX_CONNECTIONS", default_value_t = 512)]
+    #[arg(long, env = "MESSAGES_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Open connections from one IP address.
-    #[arg(long, env = "MESSAGES_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    #[arg(long, env = "MESSAGES_MAX_CONNECTIONS_PER_IP", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     pub max_connections_per_ip: usize,
     /// Seconds a client has to send its request head.
-    #[arg(long, env = "MESSAGES_HEADER_TIMEOUT", default_value_t = 10)]
+    #[arg(long, env = "MESSAGES_HEADER_TIMEOUT", default_value_t = Limits::DEFAULT_HEADER_TIMEOUT_SECS)]
     pub header_timeout: u64,
     /// Seconds an idle keep-alive connection is kept.
-    #[arg(long, env = "MESSAGES_IDLE_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "MESSAGES_IDLE_TIMEOUT", default_value_t = Limits::DEFAULT_IDLE_TIMEOUT_SECS)]
     pub idle_timeout: u64,
     /// Seconds a client may take to accept response bytes before it is dropped.
-    #[arg(long, env = "MESSAGES_WRITE_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "MESSAGES_WRITE_TIMEOUT", default_value_t = Limits::DEFAULT_WRITE_TIMEOUT_SECS)]
     pub write_timeout: u64,
     /// scrypt cost as log2(N), 15 to 20.
     #[arg(long, env = "MESSAGES_SCRYPT_LOG_N", default_value_t = 16)]
     pub scrypt_log_n: u8,
     /// Minutes of inactivity that end a session.
-    #[arg(long, env = "MESSAGES_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    #[arg(long, env = "MESSAGES_SESSION_IDLE_MINUTES", default_value_t = Settings::DEFAULT_SESSION_IDLE_MINUTES)]
     pub session_idle_minutes: u64,
     /// Hours after which a session ends regardless.
-    #[arg(long, env = "MESSAGES_SESSION_MAX_HOURS", default_value_t = 12)]
+    #[arg(long, env = "MESSAGES_SESSION_MAX_HOURS", default_value_t = Settings::DEFAULT_SESSION_MAX_HOURS)]
     pub session_max_hours: u64,
     /// Failed logins or resets for one account before it is locked for a while.
-    #[arg(long, env = "MESSAGES_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    #[arg(long, env = "MESSAGES_LOGIN_MAX_FAILURES", default_value_t = ThrottleSettings::DEFAULT_MAX_FAILURES_ACCOUNT)]
     pub login_max_failures: u32,
     /// Failed attempts from one IP address before it is locked for a while.
-    #[arg(long, env = "MESSAGES_IP_MAX_FAILURES", default_value_t = 20)]
+    #[arg(long, env = "MESSAGES_IP_MAX_FAILURES", default_value_t = ThrottleSettings::DEFAULT_MAX_FAILURES_IP)]
     pub ip_max_failures: u32,
     /// Seconds of the first lock; each further lock doubles it (up to an hour).
-    #[arg(long, env = "MESSAGES_LOCKOUT_SECONDS", default_value_t = 60)]
+    #[arg(long, env = "MESSAGES_LOCKOUT_SECONDS", default_value_t = ThrottleSettings::DEFAULT_LOCKOUT_SECS)]
     pub lockout_seconds: u64,
     /// Wrong registration PINs per hour from all IP addresses together before registration
     /// pauses (for the hour, or until a new PIN is set).
     #[arg(
         long,
         env = "MESSAGES_PIN_MAX_FAILURES_PER_HOUR",
-        default_value_t = crate::app::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR
+        default_value_t = ThrottleSettings::DEFAULT_MAX_WRONG_PINS_PER_HOUR
     )]
     pub pin_max_failures_per_hour: u32,
     /// Login, token, registration and reset attempts per IP address and per account per minute.
-    #[arg(long, env = "MESSAGES_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
+    #[arg(long, env = "MESSAGES_ATTEMPTS_PER_MINUTE", default_value_t = ThrottleSettings::DEFAULT_ATTEMPTS_PER_MINUTE)]
     pub attempts_per_minute: u32,
     /// Days the deleted-message log keeps an entry (0: none survives the next housekeeping pass,
     /// which runs at start and every five minutes).

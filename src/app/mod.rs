@@ -35,11 +35,17 @@ pub struct Settings {
     pub throttle: throttle::ThrottleSettings,
 }
 
+/// The defaults, which are the command line's too (`cli.rs` names them, never repeats them).
+impl Settings {
+    pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
+    pub const DEFAULT_SESSION_MAX_HOURS: u64 = 12;
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            session_idle: Duration::from_secs(30 * 60),
-            session_absolute: Duration::from_secs(12 * 60 * 60),
+            session_idle: Duration::from_secs(Self::DEFAULT_SESSION_IDLE_MINUTES * 60),
+            session_absolute: Duration::from_secs(Self::DEFAULT_SESSION_MAX_HOURS * 60 * 60),
             token_ttl: Duration::from_secs(60 * 60),
             touch_interval: Duration::from_secs(60),
             throttle: throttle::ThrottleSettings::default(),

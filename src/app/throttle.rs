@@ -29,14 +29,23 @@ pub struct ThrottleSettings {
     pub max_wrong_pins_per_hour: u32,
 }
 
+/// The defaults, which are the command line's too (`cli.rs` names them, never repeats them).
+impl ThrottleSettings {
+    pub const DEFAULT_ATTEMPTS_PER_MINUTE: u32 = 30;
+    pub const DEFAULT_MAX_FAILURES_ACCOUNT: u32 = 5;
+    pub const DEFAULT_MAX_FAILURES_IP: u32 = 20;
+    pub const DEFAULT_LOCKOUT_SECS: u64 = 60;
+    pub const DEFAULT_MAX_WRONG_PINS_PER_HOUR: u32 = super::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR;
+}
+
 impl Default for ThrottleSettings {
     fn default() -> Self {
         ThrottleSettings {
-            attempts_per_minute: 30,
-            max_failures_account: 5,
-            max_failures_ip: 20,
-            lockout: Duration::from_secs(60),
-            max_wrong_pins_per_hour: super::pin::DEFAULT_MAX_WRONG_PINS_PER_HOUR,
+            attempts_per_minute: Self::DEFAULT_ATTEMPTS_PER_MINUTE,
+            max_failures_account: Self::DEFAULT_MAX_FAILURES_ACCOUNT,
+            max_failures_ip: Self::DEFAULT_MAX_FAILURES_IP,
+            lockout: Duration::from_secs(Self::DEFAULT_LOCKOUT_SECS),
+            max_wrong_pins_per_hour: Self::DEFAULT_MAX_WRONG_PINS_PER_HOUR,
         }
     }
 }
