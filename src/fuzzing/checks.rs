@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Delivery, Framing, MAX_HEAD_BYTES};
 use crate::crypto::DataKey;
-use crate::http::server::parse::MAX_CHUNK_LINE;
+use crate::http::server::parse::{MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
 use crate::model::{Mailbox, Username};
 
 /// The body limit the chunked checks use: small enough for a fuzzer to reach, over the
@@ -110,7 +110,8 @@ pub fn reference_chunked(input: &[u8], max_body: usize) -> Option<(Vec<u8>, usiz
         let digits = std::str::from_utf8(&size_part[..n_digits]).ok()?;
         let size = usize::try_from(u64::from_str_radix(digits, 16).ok()?).ok()?;
         if size == 0 {
-            return reference_trailers(input, at, max_body.min(64 * 1024)).map(|end| (body, end));
+            return reference_trailers(input, at, max_body.min(MAX_TRAILER_BYTES))
+                .map(|end| (body, end));
         }
         if size > max_body - body.len() || input.len() - at < size {
             return None;

@@ -133,14 +133,51 @@ fn exchange(
     head: &Head,
     started: Instant,
 ) -> Result<bool, Ending> {
+    admit(shared, wire, remote, head, started)?;
     let limits = &shared.limits;
+    wire.transport
+        .set_deadline(Instant::now() + limits.body_timeout);
+    // Held until the handler is done with the body (the request owning it is dropped first).
+    let mut hold = shared.body_budget.hold();
+    let body = wire
+        .read_body(head.framing, limits.max_body_bytes, &mut hold)
+        .map_err(|e| refuse_read_error(shared, wire, remote, Some(head), e, started))?;
+    let request_id = new_request_id();
+    // A saturated server answers 503 rather than queueing without bound: waiting as long as a
+    // head may take is the patience we promise a client anyway.
+    let Some(permit) = shared.permits.acquire(limits.header_timeout) else {
+        return Err(refuse(shared, wire, remote, Some(head), 503, started));
+    };
+    let response = handle(
+        shared,
+        wire.transport.is_tls(),
+        remote,
+        head,
+        body,
+        &request_id,
+    );
+    drop(permit);
+    drop(hold);
+    answer(shared, wire, remote, head, response, &request_id, started)
+}
+
+/// What is decided from the head alone, before a byte of the body is read: a missing or bad
+/// `Host` (400), a declared body over the limit (413), and the `100 Continue` a client that
+/// asked for one waits for.
+fn admit(
+    shared: &Shared,
+    wire: &mut Wire,
+    remote: SocketAddr,
+    head: &Head,
+    started: Instant,
+) -> Result<(), Ending> {
     if !head.host_ok {
         let request_id = new_request_id();
         let response =
             shared
                 .service
                 .refuse_bad_request(super::MISSING_HOST, Some(head.path()), &request_id);
-        return Err(send_refusal(
+        let ending = send_refusal(
             shared,
             wire,
             remote,
@@ -148,16 +185,17 @@ fn exchange(
             response,
             &request_id,
             started,
-        ));
+        );
+        return Err(ending);
     }
     if let Framing::Length(n) = head.framing
-        && n > limits.max_body_bytes as u64
+        && n > shared.limits.max_body_bytes as u64
     {
         return Err(refuse(shared, wire, remote, Some(head), 413, started));
     }
     if head.expect_continue && head.http11 && head.framing != Framing::Empty {
         wire.transport
-            .set_write_deadline(Instant::now() + limits.write_timeout);
+            .set_write_deadline(Instant::now() + shared.limits.write_timeout);
         let sent = wire
             .transport
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -166,69 +204,59 @@ fn exchange(
             return Err(Ending::Quiet);
         }
     }
-    wire.transport
-        .set_deadline(Instant::now() + limits.body_timeout);
-    // Held until the handler is done with the body (the request owning it is dropped first).
-    let mut hold = shared.body_budget.hold();
-    let body = match wire.read_body(head.framing, limits.max_body_bytes, &mut hold) {
-        Ok(body) => body,
-        Err(e) => {
-            return Err(refuse_read_error(
-                shared,
-                wire,
-                remote,
-                Some(head),
-                e,
-                started,
-            ));
-        }
-    };
+    Ok(())
+}
 
-    let request_id = new_request_id();
-    let response = {
-        // A saturated server answers 503 rather than queueing without bound: waiting as long as
-        // a head may take is the patience we promise a client anyway.
-        let Some(permit) = shared.permits.acquire(limits.header_timeout) else {
-            return Err(refuse(shared, wire, remote, Some(head), 503, started));
-        };
-        let mut headers = head.headers.clone();
-        headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-request-id"));
-        headers.push(("X-Request-Id".to_string(), request_id.clone()));
-        let request = if wire.transport.is_tls() {
-            rouille::Request::fake_https_from(remote, &head.method, &head.target, headers, body)
-        } else {
-            rouille::Request::fake_http_from(remote, &head.method, &head.target, headers, body)
-        };
-        let handled = catch_unwind(AssertUnwindSafe(|| {
-            shared.service.handle(&request, &request_id)
-        }));
-        let response = match handled {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::error!(request_id, path = head.path(), "request handler panicked");
-                shared.service.refuse(500, Some(head.path()), &request_id)
-            }
-        };
-        drop(permit);
-        drop(request);
-        drop(hold);
-        response
+/// Runs the service on one request; a panic becomes a 500 carrying the request id. The
+/// request, and with it the body, is dropped before this returns.
+fn handle(
+    shared: &Shared,
+    tls: bool,
+    remote: SocketAddr,
+    head: &Head,
+    body: Vec<u8>,
+    request_id: &str,
+) -> rouille::Response {
+    let mut headers = head.headers.clone();
+    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-request-id"));
+    headers.push(("X-Request-Id".to_string(), request_id.to_string()));
+    let request = if tls {
+        rouille::Request::fake_https_from(remote, &head.method, &head.target, headers, body)
+    } else {
+        rouille::Request::fake_http_from(remote, &head.method, &head.target, headers, body)
     };
+    let handled = catch_unwind(AssertUnwindSafe(|| {
+        shared.service.handle(&request, request_id)
+    }));
+    handled.unwrap_or_else(|_| {
+        tracing::error!(request_id, path = head.path(), "request handler panicked");
+        shared.service.refuse(500, Some(head.path()), request_id)
+    })
+}
+
+/// Writes the response within the write deadline and logs the exchange. Ok(keep_alive) when
+/// it was sent.
+fn answer(
+    shared: &Shared,
+    wire: &mut Wire,
+    remote: SocketAddr,
+    head: &Head,
+    response: rouille::Response,
+    request_id: &str,
+    started: Instant,
+) -> Result<bool, Ending> {
     let keep_alive = !head.connection_close && !shared.shutdown.is_triggered();
     wire.transport
-        .set_write_deadline(Instant::now() + limits.write_timeout);
+        .set_write_deadline(Instant::now() + shared.limits.write_timeout);
     let answer = Answer {
-        request_id: &request_id,
+        request_id,
         head_only: head.method == "HEAD",
         http11: head.http11,
         keep_alive,
     };
     let status = response.status_code;
     let written = respond::write_response(&mut wire.transport, response, answer);
-    let (bytes, keep_alive) = match &written {
-        Ok(w) => (w.bytes, w.keep_alive),
-        Err(_) => (0, false),
-    };
+    let bytes = written.as_ref().map_or(0, |w| w.bytes);
     shared.service.log_exchange(&Exchange {
         remote,
         method: &head.method,
@@ -236,12 +264,9 @@ fn exchange(
         status,
         bytes,
         elapsed: started.elapsed(),
-        request_id: &request_id,
+        request_id,
     });
-    match written {
-        Ok(_) => Ok(keep_alive),
-        Err(_) => Err(Ending::Quiet),
-    }
+    written.map(|w| w.keep_alive).map_err(|_| Ending::Quiet)
 }
 
 /// Answers a request that could not be read, or closes quietly when nobody is listening.

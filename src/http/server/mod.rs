@@ -75,7 +75,14 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use slots::{BodyBudget, ConnectionSlots, HandlerPermits};
 
+/// The one block size of the layer's memory, 64 KiB: what a request may buffer before it draws
+/// on the shared body budget, the step a body buffer grows by, the most trailer bytes a chunked
+/// body may carry, and the largest response written in one piece with its head. A form or a
+/// send fits one block at every step, so the common request never meets a second limit.
+pub(crate) const BLOCK: usize = 64 * 1024;
+
 /// The bounds the layer enforces; see the module documentation for what each one protects.
+/// The defaults below are the command line's too (`cli.rs` names them, never repeats them).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Handlers running at once (default: 32 x available parallelism, at least 64). A handler
@@ -83,27 +90,37 @@ pub struct Limits {
     /// bound capped how many sends could share one commit (measured: 16 permits held 64
     /// connections to half the sends per second of 64 permits).
     pub threads: usize,
-    /// Open connections in total (default 512).
+    /// Open connections in total.
     pub max_connections: usize,
-    /// Open connections from one client IP address (default 64).
+    /// Open connections from one client IP address.
     pub max_connections_per_ip: usize,
     /// Request line plus headers, in bytes (default 16 KiB); over it: 431, then close.
     pub max_head_bytes: usize,
-    /// Request body, in bytes (default 1 MiB); over it: 413 before reading the body, then close.
+    /// Request body, in bytes; over it: 413 before reading the body, then close.
     pub max_body_bytes: usize,
     /// Request-body bytes all connections together may hold in memory beyond the first 64 KiB
-    /// of each request (default 32 MiB); a body that finds it spent: 503, then close.
+    /// of each request; a body that finds it spent: 503, then close.
     pub max_body_memory: usize,
-    /// The whole request head must arrive within this (default 10 s).
+    /// The whole request head must arrive within this.
     pub header_timeout: Duration,
-    /// Keep-alive idle time between requests (default 30 s).
+    /// Keep-alive idle time between requests.
     pub idle_timeout: Duration,
     /// The whole request body must arrive within this (default 30 s).
     pub body_timeout: Duration,
-    /// Each response must be delivered within this, or the client is dropped (default 30 s).
+    /// Each response must be delivered within this, or the client is dropped.
     pub write_timeout: Duration,
     /// How long in-flight requests may take after shutdown is triggered (default 10 s).
     pub shutdown_grace: Duration,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+    pub const DEFAULT_MAX_BODY_MEMORY: usize = 32 * 1024 * 1024;
+    pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+    pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
+    pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
 }
 
 impl Default for Limits {
@@ -111,15 +128,15 @@ impl Default for Limits {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Limits {
             threads: (32 * cores).max(64),
-            max_connections: 512,
-            max_connections_per_ip: 64,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: Self::DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_head_bytes: 16 * 1024,
-            max_body_bytes: 1024 * 1024,
-            max_body_memory: 32 * 1024 * 1024,
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_body_memory: Self::DEFAULT_MAX_BODY_MEMORY,
+            header_timeout: Duration::from_secs(Self::DEFAULT_HEADER_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(Self::DEFAULT_IDLE_TIMEOUT_SECS),
             body_timeout: Duration::from_secs(30),
-            write_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(Self::DEFAULT_WRITE_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -298,7 +315,7 @@ fn refuse_over_capacity(shared: &Shared, mut stream: TcpStream, remote: SocketAd
     let request_id = new_request_id();
     if shared.tls.is_none() && stream.set_nonblocking(true).is_ok() {
         let response = shared.service.refuse(503, None, &request_id);
-        let head_and_body = respond::render_small(response, &request_id, 64 * 1024);
+        let head_and_body = respond::render_small(response, &request_id, BLOCK);
         // Best effort: a full socket buffer or a reset is the client's problem.
         let _ = stream.write_all(&head_and_body);
         let _ = stream.shutdown(std::net::Shutdown::Write);

@@ -18,8 +18,10 @@ use super::stream::Transport;
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line (size plus extensions) accepted in a chunked body.
 pub(crate) const MAX_CHUNK_LINE: usize = 4096;
+/// The most bytes of trailer fields a chunked body may end with (within `--max-body`).
+pub(crate) const MAX_TRAILER_BYTES: usize = super::BLOCK;
 /// How much a body buffer grows at a time while its bytes arrive.
-const BODY_STEP: usize = 64 * 1024;
+const BODY_STEP: usize = super::BLOCK;
 
 /// A connection's transport plus the bytes read from it but not yet consumed. Generic over the
 /// byte source so that the fuzz entry points (`crate::fuzzing`) can read from memory.
@@ -230,7 +232,7 @@ impl<T: Read> Wire<T> {
             };
             self.buf.drain(..consumed);
             if size == 0 {
-                self.skip_trailers(max_body.min(64 * 1024))?;
+                self.skip_trailers(max_body.min(MAX_TRAILER_BYTES))?;
                 return Ok(body);
             }
             let size = usize::try_from(size).map_err(|_| ReadError::TooLarge)?;

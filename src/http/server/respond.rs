@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::io::{self, BufWriter, Read, Write};
 
 /// Bodies up to this size are sent in the same write as the head.
-const SMALL_BODY: usize = 64 * 1024;
+const SMALL_BODY: usize = super::BLOCK;
 
 /// Headers the layer sets itself; the application's values for them are dropped.
 const OWNED_HEADERS: &[&str] = &[

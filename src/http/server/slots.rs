@@ -173,7 +173,7 @@ pub(crate) struct BodyBudget {
 
 /// What each request may buffer without the budget: small requests (logins, sends, forms) are
 /// never refused for want of it, and their sum stays bounded by the connection limit.
-pub(crate) const BODY_ALLOWANCE: usize = 64 * 1024;
+pub(crate) const BODY_ALLOWANCE: usize = super::BLOCK;
 
 /// The part of the budget one request's body holds; given back when dropped.
 pub(crate) struct BodyHold<'a> {
