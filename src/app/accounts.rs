@@ -60,6 +60,15 @@ pub(super) fn still_as_verified(record: &UserRecord, verified_phc: &str) -> Resu
     Ok(())
 }
 
+/// The fields of a registration that passed their own checks (the PIN and the password's
+/// full policy are checked after).
+struct NewMember {
+    username: Username,
+    name: DisplayName,
+    question: QuestionId,
+    answer: Answer,
+}
+
 /// An account deleted while its member was changing it: the member is signed out.
 fn gone_is_signed_out(error: Error) -> Error {
     match error {
@@ -129,6 +138,26 @@ impl App {
         self.throttle
             .attempt(&[format!("register:{}", client.ip)])?;
         let pin_gate = self.open_pin_gate(client)?;
+        let member = self.check_registration(form)?;
+        self.pass_pin_gate(&pin_gate, &form.pin, &member.username, client)?;
+        let mut problems = Vec::new();
+        self.check_new_password(
+            &form.password,
+            form.password_confirm.as_deref(),
+            member.username.as_str(),
+            member.name.as_str(),
+            &mut problems,
+        )?;
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        self.create_member(member, &form.password, client)
+    }
+
+    /// Each field of a registration on its own, all problems together. The password is judged
+    /// without the PIN here: until the PIN is proven, a refusal that named it would be an
+    /// oracle for guessing it.
+    fn check_registration(&self, form: &Registration) -> Result<NewMember> {
         let mut problems = Vec::new();
         let username = Username::parse(&form.username)
             .map_err(|e| problems.push(e))
@@ -150,14 +179,9 @@ impl App {
             .ok();
         let context_username = username
             .as_ref()
-            .map_or(form.username.as_str(), |u| u.as_str())
-            .to_string();
-        let context_name = name
-            .as_ref()
-            .map_or(form.name.as_str(), |n| n.as_str())
-            .to_string();
-        // Until the PIN is proven, the password is judged without it (no PIN oracle).
-        let verdict = self.judge_password(&form.password, &context_username, &context_name)?;
+            .map_or(form.username.as_str(), |u| u.as_str());
+        let context_name = name.as_ref().map_or(form.name.as_str(), |n| n.as_str());
+        let verdict = self.judge_password(&form.password, context_username, context_name)?;
         if !verdict.acceptable {
             problems.push(Invalid::new("password", verdict.reason()));
         } else if form
@@ -173,32 +197,36 @@ impl App {
         if form.pin.is_empty() {
             problems.push(Invalid::new("pin", "is required"));
         }
-        let (Some(username), Some(name), Some(question), Some(answer), true) =
-            (username, name, question, answer, problems.is_empty())
-        else {
-            return Err(Error::Invalid(problems));
-        };
-        self.pass_pin_gate(&pin_gate, &form.pin, &username, client)?;
-        self.check_new_password(
-            &form.password,
-            form.password_confirm.as_deref(),
-            username.as_str(),
-            name.as_str(),
-            &mut problems,
-        )?;
-        if !problems.is_empty() {
-            return Err(Error::Invalid(problems));
+        match (username, name, question, answer, problems.is_empty()) {
+            (Some(username), Some(name), Some(question), Some(answer), true) => Ok(NewMember {
+                username,
+                name,
+                question,
+                answer,
+            }),
+            _ => Err(Error::Invalid(problems)),
         }
+    }
+
+    /// Hashes the secrets (slow, so before the transaction) and stores the new account with its
+    /// event; a name taken in the meantime is refused inside the transaction.
+    fn create_member(
+        &self,
+        member: NewMember,
+        password: &str,
+        client: &Client,
+    ) -> Result<Username> {
         let now = Timestamp::now().0;
         let record = UserRecord {
-            name: name.as_str().to_string(),
-            password_phc: self.hasher.hash(&form.password)?,
-            question: question.number(),
-            answer_phc: self.hasher.hash(answer.as_str())?,
+            name: member.name.as_str().to_string(),
+            password_phc: self.hasher.hash(password)?,
+            question: member.question.number(),
+            answer_phc: self.hasher.hash(member.answer.as_str())?,
             created_at: now,
             password_changed_at: now,
             locked: false,
         };
+        let username = member.username;
         let event = security_event(
             event::REGISTERED,
             Some(username.as_str()),
