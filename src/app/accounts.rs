@@ -60,6 +60,13 @@ pub(super) fn still_as_verified(record: &UserRecord, verified_phc: &str) -> Resu
     Ok(())
 }
 
+/// A profile update: the new name, and the (current, new) password pair.
+#[derive(Debug, Default)]
+pub struct ProfileChange<'a> {
+    pub name: Option<&'a str>,
+    pub password: Option<(&'a str, &'a str)>,
+}
+
 /// The fields of a registration that passed their own checks (the PIN and the password's
 /// full policy are checked after).
 struct NewMember {
@@ -253,6 +260,25 @@ impl App {
                 unread: rx.unread_count(username.as_str())?,
             })
         })
+    }
+
+    /// What a program's profile update (`PATCH /api/v1/me`) asks for, in one call: a new name,
+    /// a new password (given with the current one), or both; then the profile as it is now.
+    /// The name is checked before anything is changed, so a bad name changes nothing.
+    pub fn update_profile(
+        &self,
+        username: &Username,
+        change: &ProfileChange<'_>,
+        client: &Client,
+    ) -> Result<Profile> {
+        let name = change.name.map(DisplayName::parse).transpose()?;
+        if let Some((current, new)) = change.password {
+            self.change_password(username, current, new, None, None, client)?;
+        }
+        if let Some(name) = name {
+            self.change_name(username, name.as_str())?;
+        }
+        self.profile(username)
     }
 
     /// Changes the display name.

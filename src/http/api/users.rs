@@ -9,10 +9,10 @@ use super::auth::{self, Caller};
 use super::problem::{Detail, Problem, Scheme};
 use super::query::Query;
 use super::{Api, json, schema};
-use crate::app::accounts::{Profile, Registration};
+use crate::app::accounts::{Profile, ProfileChange, Registration};
 use crate::app::{App, Client};
 use crate::error::Error;
-use crate::model::{DisplayName, SECURITY_QUESTIONS};
+use crate::model::SECURITY_QUESTIONS;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,20 +133,17 @@ pub fn update_me(
     client: &Client,
 ) -> Result<Response, Problem> {
     let body: ProfileUpdateBody = api.schemas.body(request, schema::PROFILE_UPDATE)?;
-    if let Some(name) = &body.name {
-        DisplayName::parse(name).map_err(|invalid| Problem::from(Error::from(invalid)))?;
-    }
-    if let (Some(current), Some(new)) = (&body.current_password, &body.new_password) {
-        app.change_password(&caller.username, current, new, None, None, client)
-            .map_err(rename_password_field)?;
-    }
-    if let Some(name) = &body.name {
-        app.change_name(&caller.username, name)?;
-    }
-    Ok(json(
-        200,
-        &ProfileView::from(app.profile(&caller.username)?),
-    ))
+    let change = ProfileChange {
+        name: body.name.as_deref(),
+        password: body
+            .current_password
+            .as_deref()
+            .zip(body.new_password.as_deref()),
+    };
+    let profile = app
+        .update_profile(&caller.username, &change, client)
+        .map_err(rename_password_field)?;
+    Ok(json(200, &ProfileView::from(profile)))
 }
 
 /// The password policy reports on `password`; in this body the field is `new_password`.
