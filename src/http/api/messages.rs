@@ -1,6 +1,7 @@
 //! Messages over the API: list a mailbox (cursor pagination, newest first), poll with `since`
-//! (oldest first), send, read (marks read for the recipient) and delete. Cursors are the
-//! app's u64 sequence numbers written as decimal strings.
+//! (oldest first), send, read (marks read for the recipient) and delete. Cursors are opaque
+//! tokens made and opened by `app::cursor` (a sealed position, bound to the member and the
+//! mailbox); this file only passes them through.
 
 use rouille::{Request, Response};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The JSON API under `/api/v1` (PRODUCT.md section 4).
+//! The JSON API under `/api/v1`, as documented in `assets/openapi.json`.
 //!
 //! `mod.rs` routes: path to [`Route`], method checked against the route's `Allow` list (405),
 //! the bearer token checked on every protected route (401), then one handler in `users` or

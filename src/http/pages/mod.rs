@@ -1,6 +1,6 @@
-//! The server-rendered pages of PRODUCT.md section 3: routing of every non-API path to its
-//! handler, the 404/405/error pages, and the [`Pages`] value (compiled templates and the strength
-//! meter's own rate limit) built once at start.
+//! The server-rendered pages: routing of every non-API path to its handler, the 404/405/error
+//! pages, and the [`Pages`] value (compiled templates and the strength meter's own rate limit)
+//! built once at start.
 //!
 //! Handlers are thin: decode the form, call one `app` function, render a template or redirect.
 //! This module never touches the store and never sets security headers (the dispatcher does).

@@ -12,8 +12,8 @@
 //!   keep-alive responses above ~1 KB stall ~40 ms on Nagle + delayed ACK; it runs one unbounded
 //!   thread per connection with no read timeout (slowloris keeps hundreds of threads alive); it
 //!   has no limit on the request head (a 200 MiB header is buffered whole); and its TLS feature
-//!   pulls a vulnerable rustls 0.20. Our layer is ~1,700 lines on `httparse`, `socket2` and
-//!   rustls 0.23, and each of those failures is now a test in `tests/it/http_core.rs`.
+//!   pulls a vulnerable rustls 0.20. Our layer is ~2,100 lines on `httparse`, `socket2` and
+//!   rustls 0.23, and each of those failures is now a test in `tests/it/http_core/`.
 //! * **Threads.** One acceptor thread (the caller of [`run`]) and one thread per open
 //!   connection. Connections are bounded in total (`max_connections`) and per client IP
 //!   (`max_connections_per_ip`); a connection over either bound gets a best-effort, non-blocking
