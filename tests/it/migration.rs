@@ -9,11 +9,11 @@ use messages::store::tables::{self, BODIES, MESSAGE_IDS, MESSAGES, META};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::api::{call, create_token, expect};
-use crate::foundation::{
+use crate::util::Server;
+use crate::util::dump::{
     DemoDump, assert_crafted_dump_refused, assert_same_records, demo, demo_dump, dump_to,
     first_of_kind, records, restore_with_key, set_id, verify_in_scratch, with_trailer,
 };
-use crate::util::Server;
 
 /// Rewrites the messages of a schema-2 file whose seq `moved_back` selects into the schema-1
 /// layout (records and bodies keyed by id) and stamps the file as schema 1. Selecting every
