@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::util::client::tls_request;
 use crate::util::client::{self, Client, Response};
+use crate::util::tls::{self_signed, tls_request};
 use crate::util::{self, PIN, Server, files_under, run, stderr, stdout};
 
 const PASSWORD: &str = "copper meadow falcon ridge 4417";
@@ -162,30 +162,6 @@ fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // 4. TLS.
-
-struct Tls {
-    _dir: tempfile::TempDir,
-    cert: rcgen::CertifiedKey<rcgen::KeyPair>,
-    cert_path: String,
-    key_path: String,
-}
-
-fn self_signed() -> Tls {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("cert");
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
-    let text = |p: &Path| p.to_str().expect("path").to_string();
-    Tls {
-        cert_path: text(&cert_path),
-        key_path: text(&key_path),
-        _dir: dir,
-        cert,
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // 5. Logs.

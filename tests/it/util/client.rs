@@ -278,33 +278,3 @@ pub fn post_json(
 ) -> Response {
     send_json(addr, "POST", path, bearer, json)
 }
-
-/// One request over TLS to a server whose certificate is `cert`, as `server_name`.
-/// One request over TLS to `addr`, trusting only `cert`, verifying the name `server_name`.
-pub fn tls_request(
-    addr: SocketAddr,
-    cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
-    server_name: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("root");
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).expect("name");
-    let session =
-        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("session");
-    let tcp = std::net::TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(session, tcp));
-    let request = render_request(server_name, method, path, headers, body);
-    std::io::Write::write_all(tls.get_mut(), &request).expect("request over TLS");
-    read_response(&mut tls, method == "HEAD").expect("response over TLS")
-}
