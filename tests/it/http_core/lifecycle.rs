@@ -15,7 +15,7 @@ fn graceful_stop_finishes_in_flight_requests() {
     let in_flight = std::thread::spawn(move || {
         Client::connect(addr).and_then(|mut c| c.send("GET", "/sleep", &[], b""))
     });
-    assert!(wait_until(Duration::from_secs(3), || server
+    assert!(eventually(Duration::from_secs(3), || server
         .service
         .sleeping
         .load(Ordering::SeqCst)));

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::util::client::{self, Client, Response};
 use crate::util::tls::{self_signed, tls_request};
-use crate::util::{self, PIN, Server, files_under, run, stderr, stdout};
+use crate::util::{self, PIN, Server, eventually, files_under, run, stderr, stdout};
 
 const PASSWORD: &str = "copper meadow falcon ridge 4417";
 
@@ -135,20 +135,6 @@ fn send(addr: SocketAddr, bearer: &str, to: &str, title: &str, body: &str) -> io
 
 fn message_id(sent: &Value) -> String {
     sent["id"].as_str().expect("id").to_string()
-}
-
-/// Polls `condition` every 50 ms until it holds or `limit` passes; true if it held.
-fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if condition() {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
