@@ -249,32 +249,3 @@ pub fn post_form(
         .and_then(|mut c| c.send("POST", path, &headers, body.as_bytes()))
         .unwrap_or_else(|e| panic!("POST {path}: {e}"))
 }
-
-/// A JSON request (any method) on a fresh connection, with an optional bearer token.
-pub fn send_json(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    json: &serde_json::Value,
-) -> Response {
-    let body = json.to_string();
-    let authorization = bearer.map(|token| format!("Bearer {token}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(value) = &authorization {
-        headers.push(("Authorization", value));
-    }
-    Client::connect(addr)
-        .and_then(|mut c| c.send(method, path, &headers, body.as_bytes()))
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
-
-/// POST of a JSON body on a fresh connection, with an optional bearer token.
-pub fn post_json(
-    addr: SocketAddr,
-    path: &str,
-    bearer: Option<&str>,
-    json: &serde_json::Value,
-) -> Response {
-    send_json(addr, "POST", path, bearer, json)
-}

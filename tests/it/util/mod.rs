@@ -1,11 +1,14 @@
 //! Shared test helpers: start the real `messages` binary on port 0 with a temporary data
 //! directory, read the address it announces, run its other commands, and stop it; search files
-//! for bytes; wait, bounded, for a condition. The submodules hold the rest: `client` (raw HTTP/1.1), `web` (a browser's cookie
-//! jar and forms), `dump` (demo data, dumps and crafted dumps), `tls` (a self-signed
-//! certificate and a client that trusts it) and `webdriver` (a real Chromium).
+//! for bytes; wait, bounded, for a condition. The submodules hold the rest, one definition of
+//! each helper for every test module: `client` (raw HTTP/1.1), `api` (the JSON API as a
+//! program uses it), `web` (a browser's cookie jar and forms), `dump` (demo data, dumps and
+//! crafted dumps), `tls` (a self-signed certificate and a client that trusts it) and
+//! `webdriver` (a real Chromium).
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod client;
 pub mod dump;
 pub mod tls;
