@@ -31,16 +31,11 @@ impl std::fmt::Display for Name {
     }
 }
 
-/// One boundary: which files it holds for (by their path under `src/`) and what they may not
-/// name.
+/// One boundary: the files it holds for (by path under `src/`) and what they may not name.
 struct Rule {
     says: &'static str,
     holds_for: fn(&str) -> bool,
     forbids: fn(&Name) -> bool,
-}
-
-fn under(path: &str, dir: &str) -> bool {
-    path.starts_with(dir)
 }
 
 fn is_external(name: &Name, crate_name: &str) -> bool {
@@ -54,28 +49,28 @@ fn is_module(name: &Name, module: &str) -> bool {
 const RULES: &[Rule] = &[
     Rule {
         says: "only src/store/ may name redb",
-        holds_for: |path| !under(path, "store/"),
+        holds_for: |path| !path.starts_with("store/"),
         forbids: |name| is_external(name, "redb"),
     },
     Rule {
         says: "only src/http/ may name rouille",
-        holds_for: |path| !under(path, "http/"),
+        holds_for: |path| !path.starts_with("http/"),
         forbids: |name| is_external(name, "rouille"),
     },
     Rule {
         // No crate called `http` is a dependency, so a bare `http::` path here can only be ours.
         says: "src/app/ and src/store/ may not name the http module",
-        holds_for: |path| under(path, "app/") || under(path, "store/"),
+        holds_for: |path| path.starts_with("app/") || path.starts_with("store/"),
         forbids: |name| is_module(name, "http") || is_external(name, "http"),
     },
     Rule {
         says: "src/app/ and src/store/ may not name the commands",
-        holds_for: |path| under(path, "app/") || under(path, "store/"),
+        holds_for: |path| path.starts_with("app/") || path.starts_with("store/"),
         forbids: |name| is_module(name, "commands"),
     },
     Rule {
         says: "src/store/ may not name app",
-        holds_for: |path| under(path, "store/"),
+        holds_for: |path| path.starts_with("store/"),
         forbids: |name| is_module(name, "app"),
     },
 ];
@@ -106,8 +101,8 @@ fn no_module_names_what_it_must_not() {
             .replace('\\', "/");
         let source = fs::read_to_string(file).expect("a readable source file");
         for (line, name) in names(&source, &module_of(&path)) {
-            store_names_redb |= under(&path, "store/") && is_external(&name, "redb");
-            http_names_rouille |= under(&path, "http/") && is_external(&name, "rouille");
+            store_names_redb |= path.starts_with("store/") && is_external(&name, "redb");
+            http_names_rouille |= path.starts_with("http/") && is_external(&name, "rouille");
             for rule in RULES {
                 if !(rule.holds_for)(&path) || !(rule.forbids)(&name) {
                     continue;
