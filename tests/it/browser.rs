@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::util::Server;
 use crate::util::web::{self, OTHER_PASSWORD};
-use crate::util::webdriver::{Driver, wait_until};
+use crate::util::webdriver::Driver;
+use crate::util::{Server, wait_until};
 
 const ALICE_PASSWORD: &str = "abc violet kettle orbit 94 glacier";
 const DESKTOP: (u32, u32) = (1280, 900);

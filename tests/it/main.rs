@@ -1,7 +1,10 @@
 //! The one integration test binary: black-box tests of the real `messages` binary (and, where
-//! a guard can only be reached from inside, of the library), one module per capability.
+//! a guard can only be reached from inside, of the library), one module per capability, with
+//! their shared helpers in `util/`; and `boundaries`, which reads the source to hold the
+//! architecture's module boundaries.
 
 mod api;
+mod boundaries;
 mod browser;
 mod foundation;
 mod http_core;

@@ -8,12 +8,12 @@ use std::path::Path;
 use messages::store::tables::{self, BODIES, MESSAGE_IDS, MESSAGES, META};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use crate::api::{call, create_token, expect};
-use crate::foundation::{
+use crate::util::Server;
+use crate::util::api::{get_ok, token_for};
+use crate::util::dump::{
     DemoDump, assert_crafted_dump_refused, assert_same_records, demo, demo_dump, dump_to,
     first_of_kind, records, restore_with_key, set_id, verify_in_scratch, with_trailer,
 };
-use crate::util::Server;
 
 /// Rewrites the messages of a schema-2 file whose seq `moved_back` selects into the schema-1
 /// layout (records and bodies keyed by id) and stamps the file as schema 1. Selecting every
@@ -109,27 +109,17 @@ fn migrates_and_keeps_every_message(moved_back: impl Fn(u64) -> bool, drop_new_t
 
     // The server finds each message by the id it had before the migration.
     let mut server = Server::start_in(&dir, &[]);
-    let answer = expect(&create_token(server.addr, "alice", &passwords[0]), 201);
-    let token = answer["token"].as_str().unwrap();
+    let token = &token_for(server.addr, "alice", &passwords[0]);
     let ids = inbox_ids(&before, "alice");
     assert!(!ids.is_empty());
     for id in &ids {
         let path = format!("/api/v1/messages/{id}");
-        let message = expect(&call(server.addr, "GET", &path, Some(token), None), 200);
+        let message = get_ok(server.addr, token, &path);
         assert_eq!(message["id"], id.as_str());
         assert_eq!(message["to"], "alice");
         assert!(message["body"].as_str().is_some_and(|b| !b.is_empty()));
     }
-    let listed = expect(
-        &call(
-            server.addr,
-            "GET",
-            "/api/v1/messages?box=inbox&limit=100",
-            Some(token),
-            None,
-        ),
-        200,
-    );
+    let listed = get_ok(server.addr, token, "/api/v1/messages?box=inbox&limit=100");
     assert_eq!(listed["messages"].as_array().unwrap().len(), ids.len());
     server.stop();
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::util::client::{self, Response};
+use crate::util::api::{call, create_token, register_with, token_for};
 use crate::util::web::{Browser, OTHER_PASSWORD, PASSWORD};
 use crate::util::{PIN, Server, run, stdout};
 
@@ -49,35 +49,26 @@ fn start() -> Server {
     ])
 }
 
+/// Registers `username` with the web tests' password and the security answer the reset uses.
 fn register(addr: SocketAddr, username: &str) {
-    let registered = client::post_json(
+    register_with(
         addr,
-        "/api/v1/users",
-        None,
         &json!({"username": username, "name": "Racing Member", "password": PASSWORD, "pin": PIN,
                 "security_question": 1, "security_answer": "Rex the Dog"}),
     );
-    assert_eq!(registered.status, 201, "{}", registered.text());
-}
-
-/// `POST /api/v1/tokens` with a password: 201 when it works, 401 wrong, 403 locked.
-fn token_attempt(addr: SocketAddr, username: &str, password: &str) -> Response {
-    crate::api::create_token(addr, username, password)
 }
 
 fn token(addr: SocketAddr, username: &str) -> String {
-    let answer = token_attempt(addr, username, PASSWORD);
-    assert_eq!(answer.status, 201, "{}", answer.text());
-    answer.json()["token"].as_str().expect("token").to_string()
+    token_for(addr, username, PASSWORD)
 }
 
 fn change_password(addr: SocketAddr, bearer: &str, new: &str) -> bool {
-    let answer = client::send_json(
+    let answer = call(
         addr,
         "PATCH",
         "/api/v1/me",
         Some(bearer),
-        &json!({"current_password": PASSWORD, "new_password": new}),
+        Some(&json!({"current_password": PASSWORD, "new_password": new})),
     );
     assert!(
         [200, 400, 401, 403, 404].contains(&answer.status),
@@ -154,7 +145,7 @@ fn listed(server: &Server, username: &str) -> Option<String> {
 
 /// Which of the candidate passwords signs in now: the status of a token request with each.
 fn sign_ins(addr: SocketAddr, username: &str) -> [u16; 3] {
-    [PASSWORD, OTHER_PASSWORD, THIRD_PASSWORD].map(|p| token_attempt(addr, username, p).status)
+    [PASSWORD, OTHER_PASSWORD, THIRD_PASSWORD].map(|p| create_token(addr, username, p).status)
 }
 
 fn question_shown(addr: SocketAddr, username: &str) -> bool {

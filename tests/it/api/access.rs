@@ -8,10 +8,7 @@ fn anonymous_and_bogus_tokens_get_401_on_every_protected_endpoint() {
     let server = Server::start();
     let addr = server.addr;
     let alice = member(addr, "alice");
-    let id = send(addr, &alice, "alice", "mine", "")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = message_id(&send(addr, &alice, "alice", "mine", ""));
     let message = format!("/api/v1/messages/{id}");
     let body = json!({});
     let protected: [(&str, &str, Option<&Value>); 11] = [
@@ -44,7 +41,7 @@ fn anonymous_and_bogus_tokens_get_401_on_every_protected_endpoint() {
         }
     }
     // Basic credentials are only for creating a token.
-    let basic_header = basic("alice", &password_of("alice"));
+    let basic_header = basic("alice", PASSWORD);
     let response = Client::connect(addr)
         .and_then(|mut c| {
             c.send(
@@ -57,7 +54,7 @@ fn anonymous_and_bogus_tokens_get_401_on_every_protected_endpoint() {
         .expect("send");
     expect(&response, 401);
     // The message is still there: none of the refused calls did anything.
-    expect(&call(addr, "GET", &message, Some(&alice), None), 200);
+    get_ok(addr, &alice, &message);
 }
 
 #[test]
@@ -67,10 +64,7 @@ fn another_members_message_is_not_found_for_read_and_delete() {
     let alice = member(addr, "alice");
     let bob = member(addr, "bob");
     let mallory = member(addr, "mallory");
-    let id = send(addr, &alice, "bob", "private", "for bob only")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = message_id(&send(addr, &alice, "bob", "private", "for bob only"));
     let path = format!("/api/v1/messages/{id}");
     let unknown = format!("/api/v1/messages/{}", "ab".repeat(16));
     for (method, target) in [
@@ -86,9 +80,9 @@ fn another_members_message_is_not_found_for_read_and_delete() {
         );
     }
     // Neither participant lost it, and bob has not "read" it through mallory.
-    let read = expect(&call(addr, "GET", &path, Some(&bob), None), 200);
+    let read = get_ok(addr, &bob, &path);
     assert_eq!(read["body"], "for bob only");
-    expect(&call(addr, "GET", &path, Some(&alice), None), 200);
+    get_ok(addr, &alice, &path);
 }
 
 #[test]
@@ -115,9 +109,7 @@ fn a_password_change_or_reset_ends_earlier_tokens() {
             "PATCH",
             "/api/v1/me",
             Some(&alice),
-            Some(
-                &json!({"current_password": password_of("alice"), "new_password": "password1234"}),
-            ),
+            Some(&json!({"current_password": PASSWORD, "new_password": "password1234"})),
         ),
         400,
     );
@@ -133,7 +125,7 @@ fn a_password_change_or_reset_ends_earlier_tokens() {
         400,
     );
     assert_eq!(alone["error"]["code"], "invalid_input");
-    expect(&call(addr, "GET", "/api/v1/me", Some(&alice), None), 200);
+    get_ok(addr, &alice, "/api/v1/me");
 
     let new_password = "a brand new passphrase 77";
     expect(
@@ -142,12 +134,12 @@ fn a_password_change_or_reset_ends_earlier_tokens() {
             "PATCH",
             "/api/v1/me",
             Some(&alice),
-            Some(&json!({"current_password": password_of("alice"), "new_password": new_password})),
+            Some(&json!({"current_password": PASSWORD, "new_password": new_password})),
         ),
         200,
     );
     expect(&call(addr, "GET", "/api/v1/me", Some(&alice), None), 401);
-    expect(&create_token(addr, "alice", &password_of("alice")), 401);
+    expect(&create_token(addr, "alice", PASSWORD), 401);
     let alice = expect(&create_token(addr, "alice", new_password), 201)["token"]
         .as_str()
         .expect("token")
@@ -163,7 +155,7 @@ fn a_password_change_or_reset_ends_earlier_tokens() {
         .expect("password")
         .to_string();
     expect(&call(addr, "GET", "/api/v1/me", Some(&alice), None), 401);
-    expect(&call(addr, "GET", "/api/v1/me", Some(&bob), None), 200);
+    get_ok(addr, &bob, "/api/v1/me");
     expect(&create_token(addr, "alice", new_password), 401);
     expect(&create_token(addr, "alice", &reset_password), 201);
 }
@@ -211,10 +203,7 @@ fn a_reset_by_security_question_ends_earlier_tokens() {
         .expect("token")
         .to_string();
     // The reset left a notice in the inbox.
-    let inbox = expect(
-        &call(addr, "GET", "/api/v1/messages", Some(&fresh), None),
-        200,
-    );
+    let inbox = get_ok(addr, &fresh, "/api/v1/messages");
     assert_eq!(inbox["messages"][0]["from"], "system");
 }
 
@@ -223,8 +212,7 @@ fn token_creation_with_a_device_token_survives_a_strangers_lockout() {
     let server = Server::start();
     let addr = server.addr;
     register(addr, "alice");
-    let password = password_of("alice");
-    let first = expect(&create_token(addr, "alice", &password), 201);
+    let first = expect(&create_token(addr, "alice", PASSWORD), 201);
     let device = first["device_token"]
         .as_str()
         .expect("a device token with the first token")
@@ -232,10 +220,10 @@ fn token_creation_with_a_device_token_survives_a_strangers_lockout() {
     for _ in 0..5 {
         expect(&create_token(addr, "alice", "not the password at all"), 401);
     }
-    expect(&create_token(addr, "alice", &password), 429);
+    expect(&create_token(addr, "alice", PASSWORD), 429);
 
     let again = expect(
-        &create_token_with(addr, "alice", &password, Some(&device)),
+        &create_token_with(addr, "alice", PASSWORD, Some(&device)),
         201,
     );
     assert!(again["token"].is_string() && again["device_token"].is_string());
@@ -243,14 +231,14 @@ fn token_creation_with_a_device_token_survives_a_strangers_lockout() {
     altered[0] = if altered[0] == b'0' { b'1' } else { b'0' };
     let altered = String::from_utf8(altered).expect("ascii");
     expect(
-        &create_token_with(addr, "alice", &password, Some(&altered)),
+        &create_token_with(addr, "alice", PASSWORD, Some(&altered)),
         429,
     );
     register(addr, "bobby");
-    let bobs = expect(&create_token(addr, "bobby", &password_of("bobby")), 201);
+    let bobs = expect(&create_token(addr, "bobby", PASSWORD), 201);
     let foreign = bobs["device_token"].as_str().expect("device token");
     expect(
-        &create_token_with(addr, "alice", &password, Some(foreign)),
+        &create_token_with(addr, "alice", PASSWORD, Some(foreign)),
         429,
     );
 }

@@ -59,7 +59,7 @@ fn duplicate_invalid_and_reserved_usernames_are_refused() {
         ["/password"]
     );
     let mut extra = registration("carol");
-    extra["password_confirm"] = json!(password_of("carol"));
+    extra["password_confirm"] = json!(PASSWORD);
     extra["security_question"] = json!(9);
     assert_eq!(
         fields(&expect(
@@ -69,7 +69,7 @@ fn duplicate_invalid_and_reserved_usernames_are_refused() {
         ["/password_confirm", "/security_question"]
     );
     // None of the refusals created an account.
-    expect(&create_token(addr, "carol", &password_of("carol")), 401);
+    expect(&create_token(addr, "carol", PASSWORD), 401);
 }
 
 #[test]
@@ -79,10 +79,7 @@ fn message_ids_are_distinct_random_hex() {
     let alice = member(addr, "alice");
     let ids: Vec<u128> = (0..16)
         .map(|i| {
-            let id = send(addr, &alice, "alice", &format!("n{i}"), "")["id"]
-                .as_str()
-                .expect("id")
-                .to_string();
+            let id = message_id(&send(addr, &alice, "alice", &format!("n{i}"), ""));
             assert!(
                 id.len() == 32
                     && id
@@ -129,29 +126,14 @@ fn what_is_sent_is_read_back_byte_for_byte() {
         body.push('x');
     }
     assert_eq!(body.len(), 64 * 1024);
-    let id = send(addr, &alice, "bob", title, &body)["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let read = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages/{id}"),
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
+    let id = message_id(&send(addr, &alice, "bob", title, &body));
+    let read = get_ok(addr, &bob, &format!("/api/v1/messages/{id}"));
     assert_eq!(read["title"].as_str(), Some(title));
     assert_eq!(
         read["body"].as_str().map(str::as_bytes),
         Some(body.as_bytes())
     );
-    let listed = expect(
-        &call(addr, "GET", "/api/v1/messages", Some(&bob), None),
-        200,
-    );
+    let listed = get_ok(addr, &bob, "/api/v1/messages");
     assert_eq!(listed["messages"][0]["title"].as_str(), Some(title));
 
     // One byte more is refused, as a multi-byte body under the character limit and as a
@@ -171,12 +153,5 @@ fn what_is_sent_is_read_back_byte_for_byte() {
         );
         assert_eq!(fields(&refused), ["/body"]);
     }
-    assert_eq!(
-        ids(&expect(
-            &call(addr, "GET", "/api/v1/messages", Some(&bob), None),
-            200
-        ))
-        .len(),
-        1
-    );
+    assert_eq!(ids(&get_ok(addr, &bob, "/api/v1/messages")).len(), 1);
 }

@@ -44,13 +44,13 @@ fn every_endpoint_works_for_a_member() {
         (profile["username"].as_str(), profile["unread"].as_u64()),
         (Some("alice"), Some(0))
     );
-    let created = expect(&create_token(addr, "alice", &password_of("alice")), 201);
+    let created = expect(&create_token(addr, "alice", PASSWORD), 201);
     let alice = created["token"].as_str().expect("token").to_string();
     let expires = created["expires_at"].as_str().expect("expires_at");
     assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
     let bob = member(addr, "bob");
 
-    let me = expect(&call(addr, "GET", "/api/v1/me", Some(&alice), None), 200);
+    let me = get_ok(addr, &alice, "/api/v1/me");
     assert_eq!(
         (me["name"].as_str(), me["security_question"].as_u64()),
         (Some("Alice Example"), Some(2))
@@ -79,20 +79,14 @@ fn every_endpoint_works_for_a_member() {
         200,
     );
     assert_eq!(put, json!({"username": "alice", "key": key}));
-    let got = expect(
-        &call(addr, "GET", "/api/v1/users/Alice/key", Some(&bob), None),
-        200,
-    );
+    let got = get_ok(addr, &bob, "/api/v1/users/Alice/key");
     assert_eq!(got["key"], key.as_str());
     expect(
         &call(addr, "GET", "/api/v1/users/bob/key", Some(&alice), None),
         404,
     );
 
-    let found = expect(
-        &call(addr, "GET", "/api/v1/users?q=AL", Some(&bob), None),
-        200,
-    );
+    let found = get_ok(addr, &bob, "/api/v1/users?q=AL");
     assert_eq!(
         found,
         json!({"users": [{"username": "alice", "name": "Alice Liddell"}]})
@@ -110,10 +104,7 @@ fn every_endpoint_works_for_a_member() {
     );
     assert!(sent["sent_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
-    let inbox = expect(
-        &call(addr, "GET", "/api/v1/messages?box=inbox", Some(&bob), None),
-        200,
-    );
+    let inbox = get_ok(addr, &bob, "/api/v1/messages?box=inbox");
     assert_eq!(ids(&inbox), [id]);
     assert!(
         inbox["messages"][0].get("body").is_none(),
@@ -121,30 +112,15 @@ fn every_endpoint_works_for_a_member() {
     );
     assert_eq!(inbox["next_cursor"], Value::Null);
     assert!(inbox["cursor"].is_string());
-    let outbox = expect(
-        &call(addr, "GET", "/api/v1/messages?box=sent", Some(&alice), None),
-        200,
-    );
+    let outbox = get_ok(addr, &alice, "/api/v1/messages?box=sent");
     assert_eq!(ids(&outbox), [id]);
 
-    let read = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages/{id}"),
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
+    let read = get_ok(addr, &bob, &format!("/api/v1/messages/{id}"));
     assert_eq!(
         (read["body"].as_str(), read["read"].as_bool()),
         (Some("First line\nsecond line"), Some(true))
     );
-    let inbox = expect(
-        &call(addr, "GET", "/api/v1/messages", Some(&bob), None),
-        200,
-    );
+    let inbox = get_ok(addr, &bob, "/api/v1/messages");
     assert_eq!(inbox["messages"][0]["read"], true);
 
     // Deleting removes it from the deleter's mailbox only.
@@ -169,23 +145,8 @@ fn every_endpoint_works_for_a_member() {
         ),
         404,
     );
-    assert!(
-        ids(&expect(
-            &call(addr, "GET", "/api/v1/messages", Some(&bob), None),
-            200
-        ))
-        .is_empty()
-    );
-    expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages/{id}"),
-            Some(&alice),
-            None,
-        ),
-        200,
-    );
+    assert!(ids(&get_ok(addr, &bob, "/api/v1/messages")).is_empty());
+    get_ok(addr, &alice, &format!("/api/v1/messages/{id}"));
 
     // Revoking ends exactly the token used.
     let second = token(addr, "alice");
@@ -194,7 +155,7 @@ fn every_endpoint_works_for_a_member() {
         204
     );
     expect(&call(addr, "GET", "/api/v1/me", Some(&alice), None), 401);
-    expect(&call(addr, "GET", "/api/v1/me", Some(&second), None), 200);
+    get_ok(addr, &second, "/api/v1/me");
 }
 
 #[test]
@@ -399,7 +360,7 @@ fn each_error_status_is_json_with_its_headers() {
         statuses.iter().all(|s| *s == 401 || *s == 429) && statuses.contains(&429),
         "{statuses:?}"
     );
-    let limited = create_token(addr, "alice", &password_of("alice"));
+    let limited = create_token(addr, "alice", PASSWORD);
     assert_eq!(expect(&limited, 429)["error"]["code"], "rate_limited");
     assert!(
         limited

@@ -9,45 +9,21 @@ fn pagination_returns_every_message_once_while_new_ones_arrive() {
     let alice = member(addr, "alice");
     let bob = member(addr, "bob");
     let mut before: Vec<String> = (0..23)
-        .map(|i| {
-            send(addr, &alice, "bob", &format!("m{i}"), "")["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        })
+        .map(|i| message_id(&send(addr, &alice, "bob", &format!("m{i}"), "")))
         .collect();
     before.reverse(); // newest first
 
-    let first = expect(
-        &call(
-            addr,
-            "GET",
-            "/api/v1/messages?box=inbox&limit=5",
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
+    let first = get_ok(addr, &bob, "/api/v1/messages?box=inbox&limit=5");
     let start_cursor = first["cursor"].as_str().expect("cursor").to_string();
     let mut seen = ids(&first);
     let mut next = first["next_cursor"].as_str().map(str::to_string);
     let mut arrived = Vec::new();
     while let Some(cursor) = next {
-        arrived.push(
-            send(addr, &alice, "bob", "late", "")["id"]
-                .as_str()
-                .expect("id")
-                .to_string(),
-        );
-        let page = expect(
-            &call(
-                addr,
-                "GET",
-                &format!("/api/v1/messages?box=inbox&limit=5&cursor={cursor}"),
-                Some(&bob),
-                None,
-            ),
-            200,
+        arrived.push(message_id(&send(addr, &alice, "bob", "late", "")));
+        let page = get_ok(
+            addr,
+            &bob,
+            &format!("/api/v1/messages?box=inbox&limit=5&cursor={cursor}"),
         );
         assert!(
             page["messages"]
@@ -63,15 +39,10 @@ fn pagination_returns_every_message_once_while_new_ones_arrive() {
     );
 
     // Polling from the first page's cursor yields exactly the late arrivals, oldest first.
-    let poll = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages?box=inbox&since={start_cursor}"),
-            Some(&bob),
-            None,
-        ),
-        200,
+    let poll = get_ok(
+        addr,
+        &bob,
+        &format!("/api/v1/messages?box=inbox&since={start_cursor}"),
     );
     assert_eq!(ids(&poll), arrived);
     assert!(poll.get("next_cursor").is_none());
@@ -84,52 +55,24 @@ fn polling_with_since_returns_exactly_the_new_messages_in_order() {
     let alice = member(addr, "alice");
     let bob = member(addr, "bob");
     send(addr, &alice, "bob", "old", "");
-    let cursor = expect(
-        &call(
-            addr,
-            "GET",
-            "/api/v1/messages?box=inbox&limit=1",
-            Some(&bob),
-            None,
-        ),
-        200,
-    )["cursor"]
+    let cursor = get_ok(addr, &bob, "/api/v1/messages?box=inbox&limit=1")["cursor"]
         .as_str()
         .expect("cursor")
         .to_string();
-    let empty = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages?since={cursor}"),
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
+    let empty = get_ok(addr, &bob, &format!("/api/v1/messages?since={cursor}"));
     assert_eq!(
         (ids(&empty).len(), empty["cursor"].as_str()),
         (0, Some(cursor.as_str()))
     );
 
     let new: Vec<String> = (0..3)
-        .map(|i| {
-            send(addr, &alice, "bob", &format!("new {i}"), "")["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        })
+        .map(|i| message_id(&send(addr, &alice, "bob", &format!("new {i}"), "")))
         .collect();
     send(addr, &bob, "alice", "a reply is not in bob's inbox", "");
-    let poll = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages?box=inbox&since={cursor}"),
-            Some(&bob),
-            None,
-        ),
-        200,
+    let poll = get_ok(
+        addr,
+        &bob,
+        &format!("/api/v1/messages?box=inbox&since={cursor}"),
     );
     assert_eq!(ids(&poll), new);
     assert!(
@@ -139,45 +82,18 @@ fn polling_with_since_returns_exactly_the_new_messages_in_order() {
     );
 
     // A small limit hands them out in order across polls.
-    let one = expect(
-        &call(
-            addr,
-            "GET",
-            &format!("/api/v1/messages?since={cursor}&limit=2"),
-            Some(&bob),
-            None,
-        ),
-        200,
+    let one = get_ok(
+        addr,
+        &bob,
+        &format!("/api/v1/messages?since={cursor}&limit=2"),
     );
     assert_eq!(ids(&one), new[..2]);
-    let rest = expect(
-        &call(
-            addr,
-            "GET",
-            &format!(
-                "/api/v1/messages?since={}",
-                one["cursor"].as_str().expect("cursor")
-            ),
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
-    assert_eq!(ids(&rest), new[2..]);
-    let after = expect(
-        &call(
-            addr,
-            "GET",
-            &format!(
-                "/api/v1/messages?since={}",
-                poll["cursor"].as_str().expect("cursor")
-            ),
-            Some(&bob),
-            None,
-        ),
-        200,
-    );
-    assert!(ids(&after).is_empty());
+    let since = |page: &Value| {
+        let cursor = page["cursor"].as_str().expect("cursor");
+        get_ok(addr, &bob, &format!("/api/v1/messages?since={cursor}"))
+    };
+    assert_eq!(ids(&since(&one)), new[2..]);
+    assert!(ids(&since(&poll)).is_empty());
 }
 
 #[test]

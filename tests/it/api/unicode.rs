@@ -105,7 +105,7 @@ fn bodies_keep_every_character_byte_for_byte() {
         + WELCOME[0];
     let sent = send(addr, &alice, "alice", "controls", &body);
     let path = format!("/api/v1/messages/{}", sent["id"].as_str().expect("id"));
-    let read = expect(&call(addr, "GET", &path, Some(&alice), None), 200);
+    let read = get_ok(addr, &alice, &path);
     assert_eq!(
         read["body"].as_str().map(str::as_bytes),
         Some(body.as_bytes())

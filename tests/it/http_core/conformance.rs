@@ -86,22 +86,8 @@ fn a_valid_host_and_http10_without_one_are_served() {
 // The application's side of the same rules, on the real binary: its 400 text for a missing
 // Host, HEAD wherever GET (API included), and GET/HEAD only on `/static/`.
 
-use crate::api::{call, expect};
-use crate::util::{PIN, Server};
-
-const PASSWORD: &str = "violet harbour lantern quartz 93";
-
-/// Registers `username` over the API and returns a bearer token for it.
-fn api_member(addr: SocketAddr, username: &str) -> String {
-    let registration = serde_json::json!({"username": username, "name": "Example", "password": PASSWORD,
-        "pin": PIN, "security_question": 2, "security_answer": "Ghent"});
-    expect(
-        &call(addr, "POST", "/api/v1/users", None, Some(&registration)),
-        201,
-    );
-    let answer = expect(&crate::api::create_token(addr, username, PASSWORD), 201);
-    answer["token"].as_str().expect("token").to_string()
-}
+use crate::util::Server;
+use crate::util::api::{call, expect, member};
 
 #[test]
 fn the_application_says_why_a_host_is_refused() {
@@ -117,7 +103,7 @@ fn the_application_says_why_a_host_is_refused() {
 fn head_is_answered_wherever_get_is_without_a_body() {
     let server = Server::start();
     let addr = server.addr;
-    let token = api_member(addr, "alice");
+    let token = member(addr, "alice");
     let key = serde_json::json!({"key": "AAEC"});
     expect(
         &call(addr, "PUT", "/api/v1/me/key", Some(&token), Some(&key)),
@@ -179,7 +165,7 @@ fn head_is_answered_wherever_get_is_without_a_body() {
 #[test]
 fn allow_lists_name_head_wherever_they_name_get() {
     let server = Server::start();
-    let token = api_member(server.addr, "alice");
+    let token = member(server.addr, "alice");
     for (method, path, allow) in [
         ("DELETE", "/api/v1/me", "GET, HEAD, PATCH"),
         ("PUT", "/api/v1/messages", "GET, HEAD, POST"),

@@ -124,7 +124,7 @@ fn connections_per_ip_are_capped() {
     // A freed slot can be used again.
     drop(admitted.pop());
     let mut again = None;
-    wait_until(Duration::from_secs(3), || {
+    eventually(Duration::from_secs(3), || {
         let response = Client::connect_from(OTHER_IP, server.addr)
             .and_then(|mut c| c.send("GET", "/", &[], b""));
         again = response.ok().map(|r| r.status);
@@ -159,7 +159,7 @@ fn slow_readers_are_dropped_after_the_write_timeout() {
         "/ took {took:?} with 50 stalled readers"
     );
     // Each stalled exchange is logged when the server gives up on it (write_timeout 2 s).
-    let all_dropped = wait_until(Duration::from_secs(5), || {
+    let all_dropped = eventually(Duration::from_secs(5), || {
         server.service.logged("/big") == 50
     });
     assert!(

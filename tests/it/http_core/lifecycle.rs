@@ -1,6 +1,9 @@
 //! Graceful stop, TLS, and SIGTERM of the real binary.
 
+use std::path::Path;
+
 use super::*;
+use crate::util::tls;
 
 #[test]
 fn graceful_stop_finishes_in_flight_requests() {
@@ -12,7 +15,7 @@ fn graceful_stop_finishes_in_flight_requests() {
     let in_flight = std::thread::spawn(move || {
         Client::connect(addr).and_then(|mut c| c.send("GET", "/sleep", &[], b""))
     });
-    assert!(wait_until(Duration::from_secs(3), || server
+    assert!(eventually(Duration::from_secs(3), || server
         .service
         .sleeping
         .load(Ordering::SeqCst)));
@@ -41,41 +44,23 @@ fn graceful_stop_finishes_in_flight_requests() {
 #[test]
 fn tls_serves_https_and_load_tls_explains_bad_files() {
     let _serial = serial();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
-    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    let other_key_path = dir.path().join("other-key.pem");
-    std::fs::write(&cert_path, issued.cert.pem()).expect("write cert");
-    std::fs::write(&key_path, issued.signing_key.serialize_pem()).expect("write key");
-    std::fs::write(&other_key_path, other.signing_key.serialize_pem()).expect("write key");
+    let issued = tls::self_signed();
+    let other = tls::self_signed();
+    let (cert_path, key_path) = (Path::new(&issued.cert_path), Path::new(&issued.key_path));
+    let other_key_path = Path::new(&other.key_path);
 
-    let missing = dir.path().join("missing.pem");
-    let error = load_tls(&missing, &key_path).expect_err("missing cert refused");
+    let missing = cert_path.with_file_name("missing.pem");
+    let error = load_tls(&missing, key_path).expect_err("missing cert refused");
     assert!(error.starts_with("cannot read TLS certificate"), "{error}");
     assert!(error.contains("missing.pem"), "{error}");
-    let error = load_tls(&cert_path, &other_key_path).expect_err("wrong key refused");
+    let error = load_tls(cert_path, other_key_path).expect_err("wrong key refused");
     assert!(error.contains("does not match"), "{error}");
-    let error = load_tls(&key_path, &key_path).expect_err("key as cert refused");
+    let error = load_tls(key_path, key_path).expect_err("key as cert refused");
     assert!(error.starts_with("no certificate found in"), "{error}");
 
-    let config = load_tls(&cert_path, &key_path).expect("valid cert and key");
+    let config = load_tls(cert_path, key_path).expect("valid cert and key");
     let server = TestServer::start_with(test_limits(), Some(config));
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(issued.cert.der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = "localhost".try_into().expect("server name");
-    let session = rustls::ClientConnection::new(Arc::new(client_config), name).expect("session");
-    let tcp = TcpStream::connect(server.addr).expect("connect");
-    tcp.set_read_timeout(Some(client::IO_TIMEOUT))
-        .expect("timeout");
-    let mut tls = BufReader::new(rustls::StreamOwned::new(session, tcp));
+    let mut tls = tls::connect(server.addr, &issued.cert, "localhost");
     for _ in 0..2 {
         let request = client::render_request("localhost", "GET", "/id", &[], b"");
         tls.get_mut().write_all(&request).expect("request over TLS");

@@ -22,7 +22,7 @@ fn keep_alive_has_no_per_request_stall() {
         "200 requests took {elapsed:?}"
     );
     // The last exchange is logged just after its response leaves.
-    let all_logged = wait_until(Duration::from_secs(2), || {
+    let all_logged = eventually(Duration::from_secs(2), || {
         server.service.logged("/page") == 200
     });
     assert!(
@@ -207,7 +207,7 @@ fn stalled_bodies_cannot_add_up_past_the_body_budget() {
     // When the stalled clients go, their share comes back: a whole 1 MiB body is read again.
     drop(stalled);
     let full = vec![b'c'; 1024 * 1024];
-    let served = wait_until(Duration::from_secs(3), || {
+    let served = eventually(Duration::from_secs(3), || {
         Client::connect(server.addr)
             .and_then(|mut c| c.send("POST", "/echo", &[], &full))
             .is_ok_and(|r| r.text() == "1048576")

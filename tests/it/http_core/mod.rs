@@ -24,6 +24,7 @@ use messages::http::server::{Exchange, Limits, Service, Shutdown, bind, load_tls
 use rouille::{Request, Response};
 
 use crate::util::client::{self, Client};
+use crate::util::eventually;
 
 const OTHER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const PAGE_SIZE: usize = 4096;
@@ -175,18 +176,6 @@ fn rss_kib() -> u64 {
 
 fn threads() -> u64 {
     proc_status("Threads")
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    condition()
 }
 
 /// Reads until the server closes (Ok(0) or an error), failing the test after `limit`.

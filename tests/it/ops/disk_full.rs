@@ -79,7 +79,7 @@ fn send_until_refused(
     let body = "full disk ".repeat(6_000);
     for i in 0..2_000 {
         let title = format!("filling {i}");
-        let response = send(addr, token, "bob", &title, &body).expect("send");
+        let response = try_send(addr, token, "bob", &title, &body).expect("send");
         match response.status {
             201 => acknowledged.push((message_id(&response.json()), title)),
             _ => return response,
@@ -96,17 +96,12 @@ fn a_full_disk_answers_503_keeps_reads_and_heals_without_a_restart() {
     let dir = disk.root.join("data");
     let mut server = Server::start_in(&dir, &[]);
     let addr = server.addr;
-    register(addr, "alice");
-    register(addr, "bob");
-    let alice = token(addr, "alice");
-    let bob = token(addr, "bob");
+    let alice = member(addr, "alice");
+    let bob = member(addr, "bob");
     let mut page = crate::util::web::login(addr, "bob", PASSWORD);
     let mut acknowledged = Vec::new();
     for i in 0..3 {
-        let sent = expect(
-            send(addr, &alice, "bob", &format!("before {i}"), "room"),
-            201,
-        );
+        let sent = send(addr, &alice, "bob", &format!("before {i}"), "room");
         acknowledged.push((message_id(&sent), format!("before {i}")));
     }
 
@@ -128,14 +123,13 @@ fn a_full_disk_answers_503_keeps_reads_and_heals_without_a_restart() {
     assert_eq!(healthz.json()["reason"], "the disk is full");
 
     // Reads go on: the list, and each acknowledged message (which also tries to mark it read).
-    let list = api(
+    let list = call(
         addr,
         "GET",
         "/api/v1/messages?box=inbox&limit=5",
         Some(&bob),
         None,
-    )
-    .expect("list");
+    );
     assert_eq!(list.status, 200, "{}\n{}", list.text(), server.output());
     let list = list.json();
     assert_eq!(
@@ -172,7 +166,7 @@ fn a_full_disk_answers_503_keeps_reads_and_heals_without_a_restart() {
         "healthz did not recover: {}",
         health(addr).text()
     );
-    let sent = expect(send(addr, &alice, "bob", "after", "space is back"), 201);
+    let sent = send(addr, &alice, "bob", "after", "space is back");
     acknowledged.push((message_id(&sent), "after".to_string()));
     for (id, title) in &acknowledged {
         let message = get_ok(addr, &bob, &format!("/api/v1/messages/{id}"));
@@ -192,25 +186,16 @@ fn dump_and_restore_on_a_full_disk_fail_cleanly_and_keep_the_data() {
     };
     let dir = disk.root.join("data");
     let mut server = Server::start_in(&dir, &[]);
-    register(server.addr, "alice");
+    let alice = member(server.addr, "alice");
     register(server.addr, "bob");
-    let alice = token(server.addr, "alice");
     for i in 0..40 {
         let body = format!("kept {i} {}", "x".repeat(20_000));
-        expect(
-            send(server.addr, &alice, "bob", &format!("kept {i}"), &body),
-            201,
-        );
+        send(server.addr, &alice, "bob", &format!("kept {i}"), &body);
     }
     assert!(server.stop().success());
     let outside = tempfile::tempdir().expect("temp dir");
     let good_dump = outside.path().join("good.dump");
-    let dumped = run(
-        &dir,
-        &["dump", "--output", good_dump.to_str().unwrap()],
-        b"",
-    );
-    assert!(dumped.status.success(), "{}", stderr(&dumped));
+    dump_to(&dir, &good_dump);
     let before = std::fs::read(dir.join("messages.redb")).expect("database");
 
     let filler = disk.fill("filler");

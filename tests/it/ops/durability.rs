@@ -11,10 +11,8 @@ fn acknowledged_sends_survive_sigkill() {
     let _temp = server.keep_dir();
     let dir = server.dir.clone();
     let addr = server.addr;
-    register(addr, "alice");
-    register(addr, "bob");
-    let alice = token(addr, "alice");
-    let bob = token(addr, "bob");
+    let alice = member(addr, "alice");
+    let bob = member(addr, "bob");
 
     // (id, title, body) of every acknowledged send.
     let acknowledged: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
@@ -30,7 +28,7 @@ fn acknowledged_sends_survive_sigkill() {
                         "body {thread}-{i}\n{}",
                         "naïve café ".repeat(1 + i * 37 % 400)
                     );
-                    match send(addr, &alice, "bob", &title, &body) {
+                    match try_send(addr, &alice, "bob", &title, &body) {
                         Ok(response) if response.status == 201 => {
                             let sent = response.json();
                             assert_eq!(
@@ -73,16 +71,7 @@ fn acknowledged_sends_survive_sigkill() {
     // Restart on the same directory: it must open without any manual step.
     let server = Server::start_in(&dir, &[]);
     for (id, title, body) in &acknowledged {
-        let message = expect(
-            api(
-                server.addr,
-                "GET",
-                &format!("/api/v1/messages/{id}"),
-                Some(&bob),
-                None,
-            ),
-            200,
-        );
+        let message = get_ok(server.addr, &bob, &format!("/api/v1/messages/{id}"));
         assert_eq!(
             message["title"].as_str(),
             Some(title.as_str()),
@@ -96,25 +85,11 @@ fn acknowledged_sends_survive_sigkill() {
         assert_eq!(message["from"].as_str(), Some("alice"));
     }
     // The sender's token from before the crash still works too.
-    expect(
-        api(
-            server.addr,
-            "GET",
-            "/api/v1/messages?box=sent&limit=1",
-            Some(&alice),
-            None,
-        ),
-        200,
-    );
+    get_ok(server.addr, &alice, "/api/v1/messages?box=sent&limit=1");
 
     // A dump of the crashed-and-recovered data is complete and verifies.
     let dump_path = dir.parent().expect("temp dir").join("after-crash.dump");
-    let dumped = run(
-        &dir,
-        &["dump", "--output", dump_path.to_str().expect("path")],
-        b"",
-    );
-    assert!(dumped.status.success(), "dump failed: {}", stderr(&dumped));
+    dump_to(&dir, &dump_path);
     let verified = run(&dir, &["verify", dump_path.to_str().expect("path")], b"");
     assert!(
         verified.status.success(),
@@ -144,10 +119,8 @@ fn sigterm_lets_requests_in_flight_finish() {
     let _temp = server.keep_dir();
     let dir = server.dir.clone();
     let addr = server.addr;
-    register(addr, "alice");
-    register(addr, "bob");
-    let alice = token(addr, "alice");
-    let bob = token(addr, "bob");
+    let alice = member(addr, "alice");
+    let bob = member(addr, "bob");
 
     const IN_FLIGHT: usize = 8;
     let mut pending = Vec::new();
@@ -231,20 +204,18 @@ fn housekeeping_purges_old_log_entries_events_and_expired_credentials() {
     let _temp = server.keep_dir();
     let dir = server.dir.clone();
     let addr = server.addr;
-    register(addr, "alice");
-    register(addr, "bob");
-    let alice = token(addr, "alice");
-    let bob = token(addr, "bob");
-    let old = message_id(&expect(
-        send(addr, &alice, "bob", "old-deleted-title", "old body"),
-        201,
-    ));
-    let recent = message_id(&expect(
-        send(addr, &alice, "bob", "recent-deleted-title", "recent body"),
-        201,
+    let alice = member(addr, "alice");
+    let bob = member(addr, "bob");
+    let old = message_id(&send(addr, &alice, "bob", "old-deleted-title", "old body"));
+    let recent = message_id(&send(
+        addr,
+        &alice,
+        "bob",
+        "recent-deleted-title",
+        "recent body",
     ));
     expect(
-        api(
+        &call(
             addr,
             "DELETE",
             &format!("/api/v1/messages/{recent}"),
@@ -253,18 +224,8 @@ fn housekeeping_purges_old_log_entries_events_and_expired_credentials() {
         ),
         204,
     );
-    let wrong = basic("alice", "not the password at all 1");
     assert_eq!(
-        request(
-            addr,
-            None,
-            "POST",
-            "/api/v1/tokens",
-            &[("Authorization", &wrong)],
-            None
-        )
-        .expect("token")
-        .status,
+        create_token(addr, "alice", "not the password at all 1").status,
         401
     );
     assert!(server.stop().success());
@@ -341,7 +302,7 @@ fn housekeeping_purges_old_log_entries_events_and_expired_credentials() {
         "recent events kept: {events}"
     );
     // Live credentials still work.
-    expect(api(server.addr, "GET", "/api/v1/me", Some(&bob), None), 200);
+    get_ok(server.addr, &bob, "/api/v1/me");
     assert!(server.stop().success());
 
     let store = Store::open(&dir).expect("reopen");

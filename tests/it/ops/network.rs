@@ -20,7 +20,7 @@ fn clients_that_stop_reading_are_dropped_by_the_write_timeout() {
     let (bystander_ip, hanger_ip): (IpAddr, IpAddr) =
         ([127, 0, 0, 2].into(), [127, 0, 0, 1].into());
     let path = "/static/app.css";
-    let one_size = request(addr, Some(bystander_ip), "GET", path, &[], None)
+    let one_size = try_request(addr, Some(bystander_ip), "GET", path, &[], None)
         .expect("stylesheet")
         .body
         .len();
@@ -53,7 +53,7 @@ fn clients_that_stop_reading_are_dropped_by_the_write_timeout() {
     for _ in 0..10 {
         let asked = Instant::now();
         let health =
-            request(addr, Some(bystander_ip), "GET", "/healthz", &[], None).expect("healthz");
+            try_request(addr, Some(bystander_ip), "GET", "/healthz", &[], None).expect("healthz");
         assert_eq!(health.status, 200);
         assert!(
             asked.elapsed() < Duration::from_secs(1),
@@ -63,7 +63,7 @@ fn clients_that_stop_reading_are_dropped_by_the_write_timeout() {
     }
     // The server is still holding all 50: their address is at its cap. (Checked before the
     // first write deadline can have passed, or the check would prove nothing.)
-    let capped = request(addr, Some(hanger_ip), "GET", "/healthz", &[], None).expect("capped");
+    let capped = try_request(addr, Some(hanger_ip), "GET", "/healthz", &[], None).expect("capped");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "too slow to observe the hang: {:?}",

@@ -1,9 +1,17 @@
 //! Shared test helpers: start the real `messages` binary on port 0 with a temporary data
-//! directory, read the address it announces, run its other commands, and stop it.
+//! directory, read the address it announces, run its other commands, and stop it; search files
+//! for bytes; wait, bounded, for a condition. The submodules hold the rest, one definition of
+//! each helper for every test module: `client` (raw HTTP/1.1), `api` (the JSON API as a
+//! program uses it), `web` (a browser's cookie jar and forms), `dump` (demo data, dumps and
+//! crafted dumps), `tls` (a self-signed certificate and a client that trusts it) and
+//! `webdriver` (a real Chromium).
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod client;
+pub mod dump;
+pub mod tls;
 pub mod web;
 pub mod webdriver;
 
@@ -285,4 +293,25 @@ pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Polls `condition` every 20 ms until it gives a value or `limit` passes, checking once more
+/// at the end; the bounded wait the tests use instead of sleeping.
+pub fn wait_until<T>(limit: Duration, mut condition: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        let last = start.elapsed() >= limit;
+        if let Some(value) = condition() {
+            return Some(value);
+        }
+        if last {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_until`] for a condition that only holds or not: true if it held within `limit`.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    wait_until(limit, || condition().then_some(())).is_some()
 }

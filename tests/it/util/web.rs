@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::client::{self, Client, Response};
+use super::client::{Client, Response};
 
 /// A password the policy accepts (zxcvbn score 4, unrelated to any test username).
 pub const PASSWORD: &str = "violet kettle orbit 94 glacier";
@@ -218,8 +218,4 @@ pub fn change_password(browser: &mut Browser, current: &str, new: &str) -> Respo
 /// Whether the page is the login redirect.
 pub fn is_login_redirect(response: &Response) -> bool {
     response.status == 303 && response.header("Location") == Some("/login")
-}
-
-pub fn get(addr: SocketAddr, path: &str) -> Response {
-    client::get(addr, path)
 }

@@ -300,19 +300,10 @@ fn account_page_changes_password_and_question_and_manages_sessions_and_tokens() 
 
 #[test]
 fn under_tls_cookies_are_secure_and_host_prefixed() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
-    let server = Server::start_with(&[
-        "--tls-cert",
-        cert_path.to_str().expect("path"),
-        "--tls-key",
-        key_path.to_str().expect("path"),
-    ]);
+    let tls = crate::util::tls::self_signed();
+    let server = Server::start_with(&["--tls-cert", &tls.cert_path, "--tls-key", &tls.key_path]);
 
-    let page = tls_request(server.addr, &cert, "GET", "/login", &[], b"");
+    let page = tls_request(server.addr, &tls.cert, "GET", "/login", &[], b"");
     assert_eq!(page.status, 200);
     let csrf_cookie = page.header("Set-Cookie").expect("csrf cookie");
     assert!(
@@ -348,7 +339,7 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
     assert_eq!(
         tls_request(
             server.addr,
-            &cert,
+            &tls.cert,
             "POST",
             "/register",
             &headers,
@@ -361,7 +352,7 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
     let plain_name = format!("csrf={}", pair.split_once('=').expect("value").1);
     let refused = tls_request(
         server.addr,
-        &cert,
+        &tls.cert,
         "POST",
         "/login",
         &[
@@ -378,7 +369,7 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
     assert_eq!(refused.status, 403);
     let login = tls_request(
         server.addr,
-        &cert,
+        &tls.cert,
         "POST",
         "/login",
         &headers,
@@ -420,7 +411,7 @@ fn under_tls_cookies_are_secure_and_host_prefixed() {
     assert_eq!(
         tls_request(
             server.addr,
-            &cert,
+            &tls.cert,
             "GET",
             "/inbox",
             &[("Cookie", cookie)],

@@ -1,12 +1,13 @@
 //! The password strength meter: the server's verdict, its rate limit, and no PIN oracle.
 
 use super::*;
+use crate::util::api::call;
 
 #[test]
 fn strength_endpoint_gives_the_server_verdict_and_is_rate_limited() {
     let server = Server::start();
     let addr = server.addr;
-    let ask = |json: serde_json::Value| client::post_json(addr, "/password-strength", None, &json);
+    let ask = |json: serde_json::Value| call(addr, "POST", "/password-strength", None, Some(&json));
     let strong =
         ask(serde_json::json!({"password": PASSWORD, "username": "alice", "name": "Alice"}));
     assert_eq!(strong.status, 200);
@@ -62,11 +63,12 @@ fn nobody_can_use_the_password_policy_to_guess_the_pin() {
     let without_pin = "violet kettle orbit glacier 135790";
     // Anonymous meter: a password holding the real PIN gets the same verdict as one that does not.
     let ask = |password: &str| {
-        client::post_json(
+        call(
             addr,
+            "POST",
             "/password-strength",
             None,
-            &serde_json::json!({"password": password, "username": "eve", "name": "Eve"}),
+            Some(&serde_json::json!({"password": password, "username": "eve", "name": "Eve"})),
         )
         .json()
     };

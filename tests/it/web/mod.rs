@@ -69,5 +69,5 @@ fn tls_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    client::tls_request(addr, cert, "localhost", method, path, headers, body)
+    crate::util::tls::tls_request(addr, cert, "localhost", method, path, headers, body)
 }

@@ -3,7 +3,7 @@
 //! IPs pauses registration (page and API) until the operator sets a new PIN.
 
 use super::*;
-use crate::util::client::Client;
+use crate::util::api::try_request;
 use crate::util::{run, stderr, stdout};
 
 const CROCKFORD: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -29,15 +29,8 @@ fn register_from(addr: std::net::SocketAddr, ip: &str, username: &str, pin: &str
 fn api_register_from(addr: std::net::SocketAddr, ip: &str, username: &str, pin: &str) -> Response {
     let body = serde_json::json!({"username": username, "name": "Someone", "password": PASSWORD,
         "pin": pin, "security_question": 1, "security_answer": "Rex"});
-    Client::connect_from(ip.parse().expect("ip"), addr)
-        .and_then(|mut c| {
-            c.send(
-                "POST",
-                "/api/v1/users",
-                &[("Content-Type", "application/json")],
-                body.to_string().as_bytes(),
-            )
-        })
+    let from = ip.parse().expect("ip");
+    try_request(addr, Some(from), "POST", "/api/v1/users", &[], Some(&body))
         .expect("POST /api/v1/users")
 }
 
