@@ -1,5 +1,5 @@
-//! The architecture's boundaries, checked on the source rather than hoped for (STYLE.md habit
-//! 14; the invariants of ARCHITECTURE.md): only `src/store/` names redb, only `src/http/` names
+//! The architecture's boundaries, checked on the source rather than hoped for (the
+//! invariants of ARCHITECTURE.md): only `src/store/` names redb, only `src/http/` names
 //! rouille, `src/app/` and `src/store/` never name our `http` module or the commands, and
 //! `src/store/` never names `app`. A test fails naming the file, the line and the rule broken.
 //!

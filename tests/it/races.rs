@@ -1,4 +1,5 @@
-//! Concurrent changes never lose one another (PRODUCT.md §6), tried on the real binary.
+//! Concurrent changes never lose one another (ARCHITECTURE.md, invariants), tried on the real
+//! binary.
 //!
 //! A password change, a question change and a reset each spend two password hashes between
 //! reading the account and writing it. Each is raced, 20 times, against the operator's

@@ -1,5 +1,5 @@
 //! The JSON API `/api/v1` as a program sees it: every endpoint's happy path, each error status
-//! of PRODUCT.md section 4, token life (revoked, ended by a password change or reset), IDOR,
+//! of `assets/openapi.json`, token life (revoked, ended by a password change or reset), IDOR,
 //! pagination and polling while messages arrive, username rules, ids, and byte-exact round
 //! trips. Token *expiry* is covered by a unit test in `src/app/auth.rs` (no flag shortens the
 //! token life from outside).

@@ -1,5 +1,5 @@
-//! Black-box tests of the web pages against the real binary: every flow of PRODUCT.md
-//! section 3 and the attacks of section 5 (CSRF, other people's messages, stale sessions,
+//! Black-box tests of the web pages against the real binary: every page's flow and the attacks
+//! on them (CSRF, other people's messages, stale sessions,
 //! script injection, user enumeration at reset), spoken over raw HTTP like a browser would.
 
 mod accounts;
