@@ -1,5 +1,7 @@
-//! The one error type of the application and, in one exhaustive match, what each case means to
-//! a client: an HTTP status, a stable machine code, and a message a person can read.
+//! The one error type of the application: what went wrong, in the domain's terms, and what a
+//! person may be told about it. It knows nothing of the web: which status, code and retry delay
+//! each case gets is decided in one match in `http::status`, so the command line and any other
+//! front end share these errors without inheriting a protocol.
 //!
 //! What the user sees (`public_message`) is kept apart from what is logged (`Display`), so
 //! storage paths or internal details never reach a browser.
@@ -42,60 +44,11 @@ pub enum Error {
     Internal(String),
 }
 
-/// What `Retry-After` says while storage is failing: long enough not to hammer a full disk,
-/// short enough that a client comes back soon after it heals.
-pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Seconds a client should wait before retrying, where the error says so.
-    pub fn retry_after(&self) -> Option<u64> {
-        match self {
-            Error::RateLimited { retry_after } => Some(*retry_after),
-            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
-            _ => None,
-        }
-    }
-
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Error::Invalid(vec![Invalid::new(field, message)])
-    }
-
-    /// The HTTP status of each case, in one place.
-    pub fn status(&self) -> u16 {
-        match self {
-            Error::Invalid(_) | Error::WrongPin | Error::BadDump(_) => 400,
-            Error::Unauthenticated => 401,
-            Error::AccountLocked => 403,
-            Error::NotFound => 404,
-            Error::MethodNotAllowed(_) => 405,
-            Error::UsernameTaken => 409,
-            Error::PayloadTooLarge => 413,
-            Error::UnsupportedMediaType => 415,
-            Error::RateLimited { .. } => 429,
-            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => 500,
-            Error::Unavailable(_) => 503,
-        }
-    }
-
-    /// A stable code for programs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Invalid(_) => "invalid_input",
-            Error::WrongPin => "wrong_pin",
-            Error::BadDump(_) => "bad_dump",
-            Error::Unauthenticated => "unauthenticated",
-            Error::AccountLocked => "account_locked",
-            Error::NotFound => "not_found",
-            Error::MethodNotAllowed(_) => "method_not_allowed",
-            Error::UsernameTaken => "username_taken",
-            Error::PayloadTooLarge => "payload_too_large",
-            Error::UnsupportedMediaType => "unsupported_media_type",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => "internal_error",
-            Error::Unavailable(_) => "storage_unavailable",
-        }
     }
 
     /// What a person is told; never an internal detail.
