@@ -21,14 +21,9 @@ pub enum Error {
     /// The username is taken (or retired).
     UsernameTaken,
     /// Too many attempts; try again after this many seconds.
-    RateLimited {
-        retry_after: u64,
-    },
+    RateLimited { retry_after: u64 },
     /// The account is locked by the operator.
     AccountLocked,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    MethodNotAllowed(&'static [&'static str]),
     /// A dump that cannot be restored: truncated, altered, from another key or a newer format.
     BadDump(String),
     /// The disk or the database cannot store anything right now (full, an I/O error, a closed
@@ -61,14 +56,7 @@ impl Error {
             Error::Unauthenticated => "the username or password is not correct".to_string(),
             Error::AccountLocked => "this account is locked; ask the operator".to_string(),
             Error::NotFound => "not found".to_string(),
-            Error::MethodNotAllowed(allowed) => {
-                format!("method not allowed; use {}", allowed.join(", "))
-            }
             Error::UsernameTaken => "that username is already taken".to_string(),
-            Error::PayloadTooLarge => "the request body is too large".to_string(),
-            Error::UnsupportedMediaType => {
-                "the request body has an unsupported content type".to_string()
-            }
             Error::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }

@@ -30,10 +30,7 @@ impl Answer {
             Error::Unauthenticated => (401, "unauthenticated", None),
             Error::AccountLocked => (403, "account_locked", None),
             Error::NotFound => (404, "not_found", None),
-            Error::MethodNotAllowed(_) => (405, "method_not_allowed", None),
             Error::UsernameTaken => (409, "username_taken", None),
-            Error::PayloadTooLarge => (413, "payload_too_large", None),
-            Error::UnsupportedMediaType => (415, "unsupported_media_type", None),
             // Never `Retry-After: 0`, which invites a retry at once.
             Error::RateLimited { retry_after } => {
                 (429, "rate_limited", Some((*retry_after).max(1)))

@@ -137,9 +137,6 @@ impl From<Error> for Problem {
             Error::Unauthenticated => {
                 problem = problem.with_header("WWW-Authenticate", Scheme::Bearer.challenge())
             }
-            Error::MethodNotAllowed(allowed) => {
-                problem = problem.with_header("Allow", allowed.join(", "))
-            }
             _ => {}
         }
         problem
