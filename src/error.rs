@@ -6,6 +6,7 @@
 //! What the user sees (`public_message`) is kept apart from what is logged (`Display`), so
 //! storage paths or internal details never reach a browser.
 
+use crate::crypto::CryptoError;
 use crate::model::Invalid;
 
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub enum Error {
     /// detail is for the log only.
     Storage(String),
     /// A record failed to decrypt or the random generator failed; for the log only.
-    Crypto(String),
+    Crypto(CryptoError),
     /// Anything else that is our fault; for the log only.
     Internal(String),
 }
@@ -76,7 +77,7 @@ impl std::fmt::Display for Error {
         match self {
             Error::Storage(detail) => write!(f, "storage: {detail}"),
             Error::Unavailable(detail) => write!(f, "storage unavailable: {detail}"),
-            Error::Crypto(detail) => write!(f, "crypto: {detail}"),
+            Error::Crypto(e) => write!(f, "crypto: {e}"),
             Error::Internal(detail) => write!(f, "internal: {detail}"),
             other => f.write_str(&other.public_message()),
         }
@@ -85,9 +86,9 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<crate::crypto::CryptoError> for Error {
-    fn from(error: crate::crypto::CryptoError) -> Self {
-        Error::Crypto(error.to_string())
+impl From<CryptoError> for Error {
+    fn from(error: CryptoError) -> Self {
+        Error::Crypto(error)
     }
 }
 
