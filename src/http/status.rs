@@ -35,8 +35,10 @@ impl Answer {
             Error::RateLimited { retry_after } => {
                 (429, "rate_limited", Some((*retry_after).max(1)))
             }
-            Error::Unavailable(_) => (503, "storage_unavailable", Some(UNAVAILABLE_RETRY_AFTER)),
-            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => {
+            Error::Store(e) if e.fault().heals() => {
+                (503, "storage_unavailable", Some(UNAVAILABLE_RETRY_AFTER))
+            }
+            Error::Store(_) | Error::Crypto(_) | Error::Internal(_) => {
                 (500, "internal_error", None)
             }
         };
@@ -57,16 +59,32 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Fault, StorageError};
+
+    fn store(fault: Fault) -> Error {
+        Error::Store(StorageError::new(fault, "commit"))
+    }
 
     #[test]
-    fn storage_that_heals_is_503_with_retry_after_and_a_storage_bug_500() {
-        let answer = Answer::of(&Error::Unavailable("disk full".into()));
-        assert_eq!((answer.status, answer.code), (503, "storage_unavailable"));
-        assert_eq!(answer.retry_after, Some(UNAVAILABLE_RETRY_AFTER));
-        let answer = Answer::of(&Error::Storage("decode".into()));
-        assert_eq!((answer.status, answer.code), (500, "internal_error"));
-        assert_eq!(answer.retry_after, None);
-        assert!(answer.is_internal());
+    fn faults_that_heal_are_503_with_retry_after_and_the_others_500() {
+        for fault in [
+            Fault::DiskFull,
+            Fault::QuotaExceeded,
+            Fault::Io,
+            Fault::Closed,
+        ] {
+            let answer = Answer::of(&store(fault));
+            assert_eq!(answer.status, 503, "{fault:?}");
+            assert_eq!(answer.code, "storage_unavailable");
+            assert_eq!(answer.retry_after, Some(UNAVAILABLE_RETRY_AFTER));
+        }
+        assert_eq!(Answer::of(&store(Fault::Conflict)).status, 503);
+        for fault in [Fault::Corrupt, Fault::Other] {
+            let answer = Answer::of(&store(fault));
+            assert_eq!((answer.status, answer.code), (500, "internal_error"));
+            assert_eq!(answer.retry_after, None);
+            assert!(answer.is_internal());
+        }
     }
 
     #[test]

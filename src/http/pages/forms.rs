@@ -122,7 +122,7 @@ pub fn field_errors(error: &Error) -> Option<FieldErrors> {
             );
         }
         // Shown on the form, so what the person typed is still there when they retry.
-        Error::Unavailable(_) => {
+        Error::Store(e) if e.fault().heals() => {
             errors.insert("form".into(), sentence(&error.public_message()));
         }
         _ => return None,
