@@ -191,7 +191,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
     {
         return response.with_unique_header(
             "Retry-After",
-            crate::error::UNAVAILABLE_RETRY_AFTER.to_string(),
+            crate::http::status::UNAVAILABLE_RETRY_AFTER.to_string(),
         );
     }
     response
