@@ -10,6 +10,8 @@
 //! `restore.rs` builds a new database file from a verified stream.
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod proptests;
 mod read;
 mod restore;
