@@ -1,5 +1,5 @@
-//! Reading a dump: structure, header, per-row field checks, counts and checksum. Nothing a
-//! dump says is trusted until `read_dump` returns Ok.
+//! Reading a dump: structure, header, per-row field checks (each kind's own, `Kind::check`),
+//! counts and checksum. Nothing a dump says is trusted until `read_dump` returns Ok.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -129,7 +129,7 @@ pub fn read_dump<R: BufRead>(
             (Some(_), row) => {
                 hasher.update(&buffer);
                 *counts.entry(row.kind().to_string()).or_default() += 1;
-                check_row(&row).map_err(|reason| bad(line_number, reason))?;
+                row.check().map_err(|reason| bad(line_number, reason))?;
                 sink(row).map_err(|e| match e {
                     Error::BadDump(reason) => bad(line_number, reason),
                     other => other,
@@ -137,60 +137,4 @@ pub fn read_dump<R: BufRead>(
             }
         }
     }
-}
-
-/// Field-level checks a crafted dump must pass before anything is written.
-fn check_row(row: &Line) -> std::result::Result<(), String> {
-    let username = |name: &str| -> std::result::Result<(), String> {
-        match crate::model::Username::parse(name) {
-            Ok(u) if u.as_str() == name => Ok(()),
-            _ => Err(format!("invalid username `{}`", name.escape_debug())),
-        }
-    };
-    let id = |text: &str| parse_u128(text).map(|_| ());
-    let hash = |text: &str| parse_hash(text).map(|_| ());
-    match row {
-        Line::User { username: name, .. }
-        | Line::Retired { username: name, .. }
-        | Line::PublicKey { username: name, .. } => username(name),
-        Line::Message { id: i, record } => {
-            id(i).and(username(&record.from)).and(username(&record.to))
-        }
-        Line::Body { id: i, .. } => id(i),
-        Line::Inbox { user, id: i, .. } | Line::Sent { user, id: i, .. } => {
-            username(user).and(id(i))
-        }
-        Line::Unread { user, .. } => username(user),
-        Line::Session { hash: h, record } => hash(h).and(username(&record.username)),
-        Line::Token { hash: h, record } => hash(h).and(username(&record.username)),
-        Line::UserSession {
-            user,
-            handle,
-            hash: h,
-        }
-        | Line::UserToken {
-            user,
-            handle,
-            hash: h,
-        } => username(user).and(id(handle)).and(hash(h)),
-        Line::Meta { .. }
-        | Line::Deleted { .. }
-        | Line::Event { .. }
-        | Line::Header { .. }
-        | Line::Trailer { .. } => Ok(()),
-    }
-}
-
-pub(super) fn parse_u128(text: &str) -> std::result::Result<u128, String> {
-    if text.len() != 32 {
-        return Err(format!("invalid id `{}`", text.escape_debug()));
-    }
-    u128::from_str_radix(text, 16).map_err(|_| format!("invalid id `{}`", text.escape_debug()))
-}
-
-pub(super) fn parse_hash(text: &str) -> std::result::Result<[u8; 32], String> {
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(text, &mut hash)
-        .map_err(|_| format!("invalid hash `{}`", text.escape_debug()))?;
-    Ok(hash)
 }
