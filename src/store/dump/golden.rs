@@ -385,3 +385,84 @@ fn a_dump_without_its_trailer_or_header_is_refused() {
         "this is not a messages dump (its first line is not a dump header)"
     );
 }
+
+#[test]
+fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
+    let good = dump_of(GOLDEN_ROWS);
+    let trailer_at = good.trim_end().rfind('\n').expect("a trailer") + 1;
+    let (rows, trailer) = good.split_at(trailer_at);
+    let long_line = "x".repeat(super::MAX_LINE_BYTES + 1);
+    let header_with = |from: &str, to: &str| format!("{}\n", HEADER.replace(from, to));
+    let cases: Vec<(String, &str)> = vec![
+        (String::new(), "the dump is empty"),
+        (
+            HEADER.to_string(),
+            "the dump is truncated: its last line is incomplete",
+        ),
+        (
+            format!("{rows}{}", trailer.trim_end()),
+            "the dump is truncated: its last line is incomplete",
+        ),
+        (
+            format!("{HEADER}\n"),
+            "the dump is truncated: it ends without its trailer line",
+        ),
+        (format!("{long_line}\n"), "line 1: line is too long"),
+        (
+            format!("{HEADER}\n{long_line}\n"),
+            "line 2: line is too long",
+        ),
+        (
+            "{}\n".to_string(),
+            "this is not a messages dump (its first line is not a dump header)",
+        ),
+        (
+            format!("{}\n", GOLDEN_ROWS[0]),
+            "this is not a messages dump (its first line is not a dump header)",
+        ),
+        (
+            trailer.to_string(),
+            "this is not a messages dump (its first line is not a dump header)",
+        ),
+        (
+            header_with("messages-dump", "other"),
+            "this is not a messages dump (format `other`)",
+        ),
+        (
+            header_with(r#""version":1"#, r#""version":2"#),
+            "the dump has format version 2, newer than this binary reads (1); use a newer messages binary",
+        ),
+        (
+            header_with(r#""schema_version":2"#, r#""schema_version":3"#),
+            "the dump has schema version 3, newer than this binary understands (2)",
+        ),
+        (
+            format!(
+                "{rows}{}",
+                trailer.replace(r#""sha256":""#, r#""sha256":"0"#)
+            ),
+            "the checksum does not match: the dump was altered or damaged",
+        ),
+        (
+            format!("{rows}{}", trailer.replace(r#""meta":4"#, r#""meta":5"#)),
+            "the record counts in the trailer do not match the records",
+        ),
+        (format!("{good}\n"), "line 21: data after the trailer"),
+        (
+            format!("{good}{}", GOLDEN_ROWS[0]),
+            "line 21: data after the trailer",
+        ),
+    ];
+    for (dump, expected) in cases {
+        let reason = match read_dump(dump.as_bytes(), |_| Ok(()), |_| Ok(())) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            reason,
+            expected,
+            "{}",
+            dump.chars().take(200).collect::<String>()
+        );
+    }
+}
