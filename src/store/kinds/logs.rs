@@ -11,7 +11,8 @@ use super::meta::counter;
 use super::{Kind, for_each, inconsistent};
 use crate::error::Result;
 use crate::store::meta::{NEXT_DELETED, NEXT_EVENT};
-use crate::store::records::{DeletedRecord, EventRecord, decode, encode};
+use crate::store::records::{DeletedRecord, EventRecord, Sealed, decode, encode};
+use crate::store::reseal::{Resealer, SealedRef, in_steps};
 use crate::store::tables::{DELETED, EVENTS};
 use crate::store::{Rx, Tx};
 
@@ -47,6 +48,30 @@ impl Kind for Deleted {
 
     fn check_restored(rx: &Rx) -> Result<()> {
         check_counter(rx, DELETED, NEXT_DELETED, "deleted-log")
+    }
+
+    /// The title and body of each entry, bound as they were in the message; two an entry.
+    fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
+        let mut n_resealed = 0;
+        in_steps(
+            tx,
+            DELETED,
+            |bytes| decode::<DeletedRecord>(bytes),
+            |step| {
+                let mut table = tx.txn.open_table(DELETED)?;
+                for (number, mut record) in step {
+                    let id = record.message_id;
+                    let bound = |field| SealedRef::message(id, &record.from, &record.to, field);
+                    let title = reseal(bound("title"), &record.title.0)?;
+                    let body = reseal(bound("body"), &record.body.0)?;
+                    (record.title, record.body) = (Sealed(title), Sealed(body));
+                    table.insert(number, encode(&record)?.as_slice())?;
+                    n_resealed += 2;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(n_resealed)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The message kinds: `message` (the record, with the id index), `body`, the mailboxes `inbox`
-//! and `sent`, and `unread` (the count per recipient); and the family's rule for a restored
-//! file.
+//! and `sent`, and `unread` (the count per recipient); the family's rule for a restored file;
+//! and the re-sealing of titles and bodies.
 //!
 //! Rows only move between these tables and a dump here; sending, reading and deleting are
 //! `store::messages`'s. The id index has no kind of its own: it is rebuilt from the records.
@@ -15,6 +15,7 @@ use crate::store::dump::storage;
 use crate::store::messages::find_record;
 use crate::store::meta::NEXT_SEQ;
 use crate::store::records::{MessageRecord, Sealed, decode, encode};
+use crate::store::reseal::{Resealer, SealedRef, in_steps};
 use crate::store::tables::{BODIES, INBOX, MESSAGE_IDS, MESSAGES, SENT, UNREAD};
 use crate::store::{Rx, Tx};
 
@@ -71,6 +72,30 @@ impl Kind for Message {
         let next_seq = counter(rx, NEXT_SEQ)?;
         check_mailboxes(rx, next_seq)?;
         check_messages(rx, next_seq)
+    }
+
+    /// Titles and bodies, both bound to the message's id and participants; two a message.
+    fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
+        let mut n_resealed = 0;
+        let read = |(id, bytes): (u128, &[u8])| Ok((id, decode::<MessageRecord>(bytes)?));
+        in_steps(tx, MESSAGES, read, |step| {
+            let mut messages = tx.txn.open_table(MESSAGES)?;
+            let mut bodies = tx.txn.open_table(BODIES)?;
+            for (seq, (id, mut record)) in step {
+                let bound = |field| SealedRef::message(id, &record.from, &record.to, field);
+                let title = reseal(bound("title"), &record.title.0)?;
+                let body = bodies.get(seq)?.map(|v| v.value().to_vec());
+                let body = body.map(|b| reseal(bound("body"), &b)).transpose()?;
+                record.title = Sealed(title);
+                messages.insert(seq, (id, encode(&record)?.as_slice()))?;
+                if let Some(body) = body {
+                    bodies.insert(seq, body.as_slice())?;
+                }
+                n_resealed += 2;
+            }
+            Ok(())
+        })?;
+        Ok(n_resealed)
     }
 }
 
@@ -131,6 +156,8 @@ pub struct BodyRow {
     pub body: Sealed,
 }
 
+/// Bodies are re-sealed with their message's title (`Message::reseal`), which knows the
+/// participants a body is bound to.
 impl Kind for Body {
     type Row = BodyRow;
 

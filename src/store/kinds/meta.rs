@@ -1,15 +1,17 @@
 //! The `meta` kind: the schema version, the counters and the PIN, as raw bytes under their key.
 //!
 //! The meaning of each key is `store::meta`'s; this file only moves the rows, stamps a restored
-//! file with this binary's schema version and reads the counters other kinds' rules check
-//! against. It must not write any other key.
+//! file with this binary's schema version, reads the counters other kinds' rules check against,
+//! and re-seals the sealed PIN. It must not write any other key.
 
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, for_each, inconsistent};
 use crate::error::Result;
-use crate::store::meta::SCHEMA_KEY;
+use crate::store::meta::{PIN_SEALED, SCHEMA_KEY, set_bytes};
 use crate::store::records::Sealed;
+use crate::store::reseal::{Resealer, SealedRef};
 use crate::store::tables::META;
 use crate::store::{Rx, SCHEMA_VERSION, Tx};
 
@@ -60,6 +62,19 @@ impl Kind for Meta {
                 "its schema version record is missing or wrong",
             )),
         }
+    }
+
+    fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
+        let pin = tx
+            .txn
+            .open_table(META)?
+            .get(PIN_SEALED)?
+            .map(|v| v.value().to_vec());
+        let Some(pin) = pin else {
+            return Ok(0);
+        };
+        set_bytes(tx, PIN_SEALED, &reseal(SealedRef::Pin, &pin)?)?;
+        Ok(1)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The registry of stored kinds: every kind of row the database keeps, in one list that names
 //! each kind in the dump, orders the dump and says which tables the kind keeps; and for each
 //! kind one impl of [`Kind`] that says how its rows are dumped, checked and restored, what a
-//! restored file must satisfy.
+//! restored file must satisfy, and how its sealed values are re-sealed.
 //!
 //! The list below is the only place that names a kind in the dump or a table to create: the
-//! dump writer, reader, restore and the table creation of `Store`'s migration all iterate
-//! over it. Adding a kind is one line here plus its impl in its family's file.
+//! dump writer, reader, restore, the table creation of `Store`'s migration and key rotation
+//! all iterate over it. Adding a kind is one line here plus its impl in its family's file.
 //! This module moves whole rows in and out of tables; the live operations on them (sending,
 //! signing in...) stay in `store::users`, `store::messages` and the other family modules.
 
@@ -20,14 +20,16 @@ mod users;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::reseal::Resealer;
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
 
-/// One kind of stored row: what `registry!` needs to dump, check and restore it (its
+/// One kind of stored row: what `registry!` needs to dump, check, restore and re-seal it (its
 /// tables are named in the registry, which creates them).
 ///
 /// Every method works on whole tables of one transaction. A kind may read another kind's
-/// tables (a body is dumped under its message's id) but writes only its own.
+/// tables (a body is dumped under its message's id) but writes only its own, except that
+/// `Message::reseal` re-seals each body with its title, bound to the same participants.
 pub trait Kind {
     /// One line of this kind in a dump, without its `kind` field. Its serde form is the dump
     /// format: it denies unknown fields and is `expecting` "struct variant Line::<Variant> with
@@ -50,6 +52,13 @@ pub trait Kind {
     /// What the restored file must satisfy once every row is in (cross-table rules).
     fn check_restored(_rx: &Rx) -> Result<()> {
         Ok(())
+    }
+
+    /// Re-seals every sealed value of this kind with `reseal` (key rotation); returns how many
+    /// were re-sealed. A kind that stores values sealed with the data key must override this
+    /// (`Sealed` in a row says only that its bytes are base64 in a dump).
+    fn reseal(_tx: &Tx<'_>, _reseal: &mut Resealer<'_>) -> Result<u64> {
+        Ok(0)
     }
 }
 

@@ -1,10 +1,10 @@
 //! `registry!`: from the one list of stored kinds in `kinds/mod.rs`, the dump's `Line` enum
-//! and every function that goes over all kinds (dump, check, restore, consistency, tables),
-//! each in the list's order.
+//! and every function that goes over all kinds (dump, check, restore, consistency, tables,
+//! re-sealing), each in the list's order.
 //!
 //! This file holds no kind and no table: only the shape the list expands to. The header and
 //! the trailer are the two lines of a dump that are no stored kind; they stay fixed here. The
-//! expansion names `Kind`, `Rx`, `Tx` and `Result` as `kinds/mod.rs` imports them.
+//! expansion names `Kind`, `Rx`, `Tx`, `Result` and `Resealer` as `kinds/mod.rs` imports them.
 
 macro_rules! registry {
     ($($name:literal => $variant:ident($kind:ty) in [$($table:ident),+],)+) => {
@@ -95,6 +95,13 @@ macro_rules! registry {
         pub fn check_restored(rx: &Rx) -> Result<()> {
             $(<$kind as Kind>::check_restored(rx)?;)+
             Ok(())
+        }
+
+        /// Re-seals every sealed value of every kind; returns how many were re-sealed.
+        pub fn reseal_all(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
+            let mut n_resealed = 0;
+            $(n_resealed += <$kind as Kind>::reseal(tx, reseal)?;)+
+            Ok(n_resealed)
         }
 
         /// Each kind's name in the dump and its variant's name, in dump order.
