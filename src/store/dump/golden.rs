@@ -146,105 +146,125 @@ fn golden_with(index: usize, row: &str) -> Vec<String> {
     rows
 }
 
-// Where some kinds' rows are among the golden rows.
-const NEXT_DELETED: usize = 0;
-const NEXT_EVENT: usize = 1;
-const NEXT_SEQ: usize = 2;
-const SCHEMA: usize = 3;
-const MESSAGE: usize = 7;
-const BODY: usize = 8;
-const INBOX: usize = 9;
-const SENT: usize = 10;
-const UNREAD: usize = 11;
-const EVENT: usize = 17;
+/// Where the first golden row that contains `needle` (a kind, a meta key) is.
+fn golden_row(needle: &str) -> usize {
+    GOLDEN_ROWS
+        .iter()
+        .position(|row| row.contains(needle))
+        .expect(needle)
+}
+
+/// The golden row of `needle` with `from` replaced by `to`, in the golden rows.
+fn golden_changed(needle: &str, from: &str, to: &str) -> Vec<String> {
+    let index = golden_row(needle);
+    golden_with(index, &GOLDEN_ROWS[index].replace(from, to))
+}
 
 /// The golden dump with one thing changed, each told apart by its name.
 fn changed_golden_dumps() -> Vec<(&'static str, Vec<String>)> {
-    let row = |index: usize, from: &str, to: &str| GOLDEN_ROWS[index].replace(from, to);
-    let meta =
-        |key: &str, value: &str| format!(r#"{{"kind":"meta","key":"{key}","value":"{value}"}}"#);
-    let mut body_first = golden_with(MESSAGE, GOLDEN_ROWS[BODY]);
-    body_first[BODY] = GOLDEN_ROWS[MESSAGE].to_string();
-    // A second message after the first, before the body.
-    let second = |message: String| {
-        let mut rows = golden_with(0, GOLDEN_ROWS[0]);
-        rows.insert(BODY, message);
-        rows
+    let mut dumps = one_row_changed();
+    dumps.extend(rows_moved());
+    dumps
+}
+
+/// The golden dump as it is, then with one row changed.
+fn one_row_changed() -> Vec<(&'static str, Vec<String>)> {
+    let (inbox, sent) = (r#""kind":"inbox""#, r#""kind":"sent""#);
+    let value = |key: &'static str, to: &'static str| {
+        let row = format!(r#""key":"{key}""#);
+        golden_changed(
+            &row,
+            r#""value":"AgAAAAAAAAA=""#,
+            &format!(r#""value":"{to}""#),
+        )
     };
-    let mut no_body = golden_with(0, GOLDEN_ROWS[0]);
-    no_body.remove(BODY);
-    let mut no_body_bad_inbox = golden_with(INBOX, &row(INBOX, "bob", "dave"));
-    no_body_bad_inbox.remove(BODY);
+    let unread = golden_row(r#""kind":"unread""#);
     vec![
         ("the golden dump", golden_with(0, GOLDEN_ROWS[0])),
         (
             "a row in array form",
-            golden_with(UNREAD, r#"["unread","bob",1]"#),
+            golden_with(unread, r#"["unread","bob",1]"#),
         ),
         (
             "a record with an unknown field",
-            golden_with(
-                EVENT,
-                &row(EVENT, r#""detail":"ok""#, r#""detail":"ok","x":2"#),
+            golden_changed(
+                r#""kind":"event""#,
+                r#""detail":"ok""#,
+                r#""detail":"ok","x":2"#,
             ),
         ),
         (
             "an id with a plus sign",
-            golden_with(SENT, &row(SENT, r#""id":"0"#, r#""id":"+"#)),
-        ),
-        ("a body before its message", body_first),
-        (
-            "two messages of one seq",
-            second(row(MESSAGE, "0123456789", "9999999999")),
-        ),
-        (
-            "two messages of one id",
-            second(row(MESSAGE, r#""seq":1"#, r#""seq":2"#)),
+            golden_changed(sent, r#""id":"0"#, r#""id":"+"#),
         ),
         (
             "an inbox row of a missing message",
-            golden_with(INBOX, &row(INBOX, "0123", "3210")),
+            golden_changed(inbox, "0123", "3210"),
         ),
         (
             "an inbox row of someone else",
-            golden_with(INBOX, &row(INBOX, "bob", "dave")),
+            golden_changed(inbox, "bob", "dave"),
         ),
         (
             "an inbox row of another seq",
-            golden_with(INBOX, &row(INBOX, r#""seq":1"#, r#""seq":5"#)),
+            golden_changed(inbox, r#""seq":1"#, r#""seq":5"#),
         ),
         (
             "a sent row of someone else",
-            golden_with(SENT, &row(SENT, "alice", "dave")),
+            golden_changed(sent, "alice", "dave"),
         ),
+        (
+            "no schema version",
+            golden_changed(
+                r#""key":"schema_version""#,
+                r#""schema_version","value":"AgAAAAAAAAA=""#,
+                r#""other","value":"AA==""#,
+            ),
+        ),
+        (
+            "an older schema version",
+            value("schema_version", "AQAAAAAAAAA="),
+        ),
+        ("the seq counter behind", value("next_seq", "AQAAAAAAAAA=")),
+        ("a malformed seq counter", value("next_seq", "AQ==")),
+        (
+            "the deleted counter behind",
+            value("next_deleted", "AQAAAAAAAAA="),
+        ),
+        (
+            "the event counter behind",
+            value("next_event", "AQAAAAAAAAA="),
+        ),
+    ]
+}
+
+/// Golden dumps with a row moved, added or left out.
+fn rows_moved() -> Vec<(&'static str, Vec<String>)> {
+    let message = golden_row(r#""kind":"message""#);
+    let body = golden_row(r#""kind":"body""#);
+    let mut body_first = golden_with(message, GOLDEN_ROWS[body]);
+    body_first[body] = GOLDEN_ROWS[message].to_string();
+    // A second message after the first, before the body.
+    let second = |from: &str, to: &str| {
+        let mut rows = golden_with(0, GOLDEN_ROWS[0]);
+        rows.insert(body, GOLDEN_ROWS[message].replace(from, to));
+        rows
+    };
+    let mut no_body = golden_with(0, GOLDEN_ROWS[0]);
+    no_body.remove(body);
+    let mut no_body_bad_inbox = golden_changed(r#""kind":"inbox""#, "bob", "dave");
+    no_body_bad_inbox.remove(body);
+    vec![
+        ("a body before its message", body_first),
+        (
+            "two messages of one seq",
+            second("0123456789", "9999999999"),
+        ),
+        ("two messages of one id", second(r#""seq":1"#, r#""seq":2"#)),
         ("a message without its body", no_body),
         (
             "a message without its body and a bad inbox row",
             no_body_bad_inbox,
-        ),
-        (
-            "no schema version",
-            golden_with(SCHEMA, &meta("other", "AA==")),
-        ),
-        (
-            "an older schema version",
-            golden_with(SCHEMA, &meta("schema_version", "AQAAAAAAAAA=")),
-        ),
-        (
-            "the seq counter behind",
-            golden_with(NEXT_SEQ, &meta("next_seq", "AQAAAAAAAAA=")),
-        ),
-        (
-            "a malformed seq counter",
-            golden_with(NEXT_SEQ, &meta("next_seq", "AQ==")),
-        ),
-        (
-            "the deleted counter behind",
-            golden_with(NEXT_DELETED, &meta("next_deleted", "AQAAAAAAAAA=")),
-        ),
-        (
-            "the event counter behind",
-            golden_with(NEXT_EVENT, &meta("next_event", "AQAAAAAAAAA=")),
         ),
     ]
 }
@@ -332,7 +352,7 @@ fn a_changed_golden_dump_is_told_the_same_reason() {
 #[test]
 fn a_bad_row_in_a_full_batch_is_told_at_the_line_that_filled_it() {
     // The body names no message; the error comes when the 20,000th row fills the first batch.
-    let mut rows = vec![GOLDEN_ROWS[BODY].to_string()];
+    let mut rows = vec![GOLDEN_ROWS[golden_row(r#""kind":"body""#)].to_string()];
     rows.extend(
         (1..super::RESTORE_BATCH)
             .map(|n| format!(r#"{{"kind":"unread","user":"user{n:05}","count":0}}"#)),
@@ -379,6 +399,8 @@ fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
     let (rows, trailer) = good.split_at(trailer_at);
     let long_line = "x".repeat(super::MAX_LINE_BYTES + 1);
     let header_with = |from: &str, to: &str| format!("{}\n", HEADER.replace(from, to));
+    // The header, the rows, the trailer, then the line after it.
+    let after_trailer = format!("line {}: data after the trailer", GOLDEN_ROWS.len() + 3);
     let cases: Vec<(String, &str)> = vec![
         (String::new(), "the dump is empty"),
         (
@@ -433,11 +455,8 @@ fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
             format!("{rows}{}", trailer.replace(r#""meta":4"#, r#""meta":5"#)),
             "the record counts in the trailer do not match the records",
         ),
-        (format!("{good}\n"), "line 21: data after the trailer"),
-        (
-            format!("{good}{}", GOLDEN_ROWS[0]),
-            "line 21: data after the trailer",
-        ),
+        (format!("{good}\n"), after_trailer.as_str()),
+        (format!("{good}{}", GOLDEN_ROWS[0]), after_trailer.as_str()),
     ];
     for (dump, expected) in cases {
         let reason = match read_dump(dump.as_bytes(), |_| Ok(()), |_| Ok(())) {
