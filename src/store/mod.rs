@@ -8,6 +8,7 @@
 pub mod dump;
 pub mod events;
 mod handle;
+mod kinds;
 pub mod messages;
 pub mod meta;
 pub mod records;
@@ -303,24 +304,7 @@ fn newer_schema(path: &Path, version: u64) -> Error {
 impl Tx<'_> {
     /// Creates every table so read transactions never meet a missing one.
     fn create_all_tables(&self) -> Result<()> {
-        use tables::*;
-        self.txn.open_table(META)?;
-        self.txn.open_table(USERS)?;
-        self.txn.open_table(RETIRED)?;
-        self.txn.open_table(PUBLIC_KEYS)?;
-        self.txn.open_table(MESSAGES)?;
-        self.txn.open_table(BODIES)?;
-        self.txn.open_table(MESSAGE_IDS)?;
-        self.txn.open_table(INBOX)?;
-        self.txn.open_table(SENT)?;
-        self.txn.open_table(UNREAD)?;
-        self.txn.open_table(DELETED)?;
-        self.txn.open_table(SESSIONS)?;
-        self.txn.open_table(USER_SESSIONS)?;
-        self.txn.open_table(TOKENS)?;
-        self.txn.open_table(USER_TOKENS)?;
-        self.txn.open_table(EVENTS)?;
-        Ok(())
+        kinds::create_tables(self)
     }
 }
 
