@@ -170,14 +170,6 @@ impl Error {
         Error::Store(StorageError::new(Fault::Other, detail))
     }
 
-    /// [`Error::storage`] under the name of the variant it replaced, so that the dump code
-    /// still builds until it calls `Error::storage` itself.
-    #[doc(hidden)]
-    #[allow(non_snake_case)]
-    pub fn Storage(detail: impl Into<String>) -> Self {
-        Error::storage(detail)
-    }
-
     /// What a person is told; never an internal detail.
     pub fn public_message(&self) -> String {
         match self {

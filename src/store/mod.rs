@@ -76,7 +76,7 @@ fn classify(error: redb::Error) -> StorageError {
 
 /// Tells a full disk or quota from other I/O errors by the error's kind, which std decodes
 /// from ENOSPC and EDQUOT on every Unix (their raw numbers differ between systems).
-fn io_fault(error: &std::io::Error) -> Fault {
+pub(super) fn io_fault(error: &std::io::Error) -> Fault {
     match error.kind() {
         std::io::ErrorKind::StorageFull => Fault::DiskFull,
         std::io::ErrorKind::QuotaExceeded => Fault::QuotaExceeded,

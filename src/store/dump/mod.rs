@@ -35,10 +35,13 @@ pub(super) const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Rows per restore transaction: bounds the memory of uncommitted pages.
 pub(super) const RESTORE_BATCH: usize = 20_000;
 
-/// A storage error of the dump code (a file it cannot write or create, a snapshot that breaks
-/// the schema): the one place that builds one, so a change to `Error::Storage` is made here.
-pub(crate) fn storage(detail: String) -> Error {
-    Error::Storage(detail)
+/// A failure of the dump code's own file (the dump it writes, the file it restores into), the
+/// cause kept, so a full disk is told as one (and `restore` fails with nothing replaced).
+pub(super) fn file_error(context: String, cause: impl Into<Error>) -> Error {
+    match cause.into() {
+        Error::Store(error) => Error::Store(error.context(context)),
+        other => other,
+    }
 }
 
 /// What a dump holds, as its trailer counts it.

@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, Durability, ReadableDatabase};
 
 use super::read::read_dump;
-use super::{RESTORE_BATCH, Summary, storage};
+use super::{RESTORE_BATCH, Summary, file_error};
 use crate::error::{Error, Result};
 use crate::store::kinds::{self, Line, Run};
 use crate::store::{Rx, Tx};
@@ -26,7 +26,7 @@ pub fn restore_into(
     let db = Database::builder()
         .set_cache_size(16 * 1024 * 1024)
         .create(target)
-        .map_err(|e| storage(format!("cannot create {}: {e}", target.display())))?;
+        .map_err(|e| file_error(format!("cannot create {}", target.display()), e))?;
     let mut batch = Batch::default();
     let mut n_rows = 0u64;
     let summary = read_dump(
@@ -74,8 +74,12 @@ impl Batch {
     /// by `Store` has them all, whatever kinds the dump holds.
     fn insert(self, db: &Database, durability: Durability) -> Result<()> {
         let mut txn = db.begin_write()?;
-        txn.set_durability(durability)
-            .map_err(|e| storage(e.to_string()))?;
+        txn.set_durability(durability).map_err(|e| {
+            file_error(
+                "cannot set the durability of a restore".into(),
+                redb::Error::from(e),
+            )
+        })?;
         let tx = Tx { txn: &txn };
         kinds::create_tables(&tx)?;
         for run in self.runs {

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
-use super::{FORMAT_NAME, FORMAT_VERSION, Line, Summary, storage};
-use crate::error::{Error, Result};
+use super::{FORMAT_NAME, FORMAT_VERSION, Line, Summary};
+use crate::error::{Error, Result, StorageError};
 use crate::store::{SCHEMA_VERSION, Snapshot, kinds};
 
 /// Rows between two calls of the progress callback.
@@ -98,5 +98,6 @@ fn encode_error(e: serde_json::Error) -> Error {
 }
 
 fn write_error(e: std::io::Error) -> Error {
-    storage(format!("cannot write the dump: {e}"))
+    let fault = crate::store::io_fault(&e);
+    Error::Store(StorageError::new(fault, "cannot write the dump").caused_by(e))
 }

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::meta::counter;
 use super::{Kind, for_each, hex128, id_of, inconsistent, parse_u128, username};
-use crate::error::Result;
-use crate::store::dump::storage;
+use crate::error::{Error, Result};
 use crate::store::messages::find_record;
 use crate::store::meta::NEXT_SEQ;
 use crate::store::records::{MessageRecord, Sealed, decode, encode};
@@ -167,7 +166,7 @@ impl Kind for Body {
             let id = messages
                 .get(seq)?
                 .map(|v| v.value().0)
-                .ok_or_else(|| storage(format!("the body at seq {seq} has no message")))?;
+                .ok_or_else(|| Error::corrupt(format!("the body at seq {seq} has no message")))?;
             emit(BodyRow {
                 id: hex128(id),
                 body: Sealed(body.to_vec()),
