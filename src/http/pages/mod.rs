@@ -2,7 +2,8 @@
 //! pages, and the [`Pages`] value (compiled templates and the strength meter's own rate limit)
 //! built once at start.
 //!
-//! Handlers are thin: decode the form, call one `app` function, render a template or redirect.
+//! Handlers are thin: decode the form, call one `app` use case (a page that shows several
+//! things reads each through `app`), render a template or redirect.
 //! This module never touches the store and never sets security headers (the dispatcher does).
 //! Sessions, cookies and CSRF live in `session`, form decoding and error mapping in `forms`.
 
