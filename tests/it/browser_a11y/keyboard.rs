@@ -1,27 +1,29 @@
-//! The mail flow with the keyboard alone: register, log in, write, send, log out, log in as
-//! the recipient, read and delete, moving only with Tab and Shift+Tab, acting only with Enter
-//! and Space, and typing text into fields. After every key that moves focus, the focused
-//! element must be the one expected next (or, on the way to it, a real control) and its focus
-//! must be visible: a computed outline of at least 2px in a visible colour on
-//! `document.activeElement` (a box shadow is not enough: the skip link has one at rest).
+//! The mail flow with the keyboard alone: register, mistype the password and log in from the
+//! focused error summary, write, send, log out, log in as the recipient, read and delete,
+//! moving only with Tab and Shift+Tab, acting only with Enter and Space, and typing text into
+//! fields. After every key that moves focus, the focused element must be the one expected next
+//! (or, on the way to it, a real control) and its focus must be visible: a computed outline of
+//! at least 2px in a visible colour on `document.activeElement` (a box shadow is not enough:
+//! the skip link has one at rest).
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::util::web::{self, OTHER_PASSWORD};
 use crate::util::webdriver::keys::{ENTER, SPACE, TAB};
 use crate::util::webdriver::{Console, Driver};
-use crate::util::{PIN, Server};
+use crate::util::{PIN, Server, wait_until};
 
 const ALICE_PASSWORD: &str = "abc violet kettle orbit 94 glacier";
 
 /// How many Tab presses may lie between two expected stops (the skip link, the navigation).
 const MAX_TABS: usize = 15;
 
-/// The focused element, described, whether it matches `css`, and whether its outline shows
-/// (app.css draws every focus indicator as an outline).
-fn focused(driver: &Driver, css: &str) -> Value {
-    driver.execute(
-        "var e = document.activeElement;
+/// A script describing the focused element: its name, whether it matches `arguments[0]`, and
+/// whether its outline shows (app.css draws every focus indicator as an outline).
+const FOCUSED: &str = "
+         var e = document.activeElement;
          if (!e || e === document.body) { return {name: 'body', matches: false, visible: false}; }
          var s = getComputedStyle(e);
          var outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 &&
@@ -31,9 +33,11 @@ fn focused(driver: &Driver, css: &str) -> Value {
                  ' \"' + (e.innerText || e.value || '').trim().slice(0, 30) + '\"',
            matches: e.matches(arguments[0]),
            visible: outline
-         };",
-        json!([css]),
-    )
+         };";
+
+/// The focused element, described (see `FOCUSED`).
+fn focused(driver: &Driver, css: &str) -> Value {
+    driver.execute(FOCUSED, json!([css]))
 }
 
 /// Presses Tab until `css` has focus, checking that every element on the way shows its focus.
@@ -99,6 +103,29 @@ fn keyboard_log_in(driver: &Driver, console: &mut Console, base: &str, user: &st
     activate(driver, console, ENTER, "/inbox");
 }
 
+/// A wrong password first: the refused form opens with focus on its error summary, and Tab
+/// leads on to the fields, the username kept.
+fn keyboard_log_in_after_a_typo(driver: &Driver, console: &mut Console, base: &str, pw: &str) {
+    driver.goto(&format!("{base}/login"));
+    driver.wait_ready();
+    tab_and_type(driver, "#username", "alice");
+    tab_and_type(driver, "#password", "a typo");
+    driver.press(&ENTER.to_string());
+    // The URL stays /login: wait for the answer's page, whose summary takes the focus.
+    let summary = wait_until(Duration::from_secs(10), || {
+        let now = driver.try_execute(FOCUSED, json!([".alert-error"]))?;
+        (now["matches"] == true && now["visible"] == true).then_some(())
+    });
+    assert!(
+        summary.is_some(),
+        "the refused form should focus its error summary, visibly; focus is on {}",
+        focused(driver, ".alert-error")["name"]
+    );
+    console.collect(driver);
+    tab_and_type(driver, "#password", pw);
+    activate(driver, console, ENTER, "/inbox");
+}
+
 #[test]
 fn keyboard_alone_registers_writes_reads_and_deletes() {
     let server = Server::start();
@@ -126,7 +153,7 @@ fn keyboard_alone_registers_writes_reads_and_deletes() {
     let (c, submit) = (&mut console, "form.form button[type=submit]");
     tab_and_press(&driver, c, submit, ENTER, "/login?done=registered");
 
-    keyboard_log_in(&driver, c, base, "alice", ALICE_PASSWORD);
+    keyboard_log_in_after_a_typo(&driver, c, base, ALICE_PASSWORD);
     tab_and_press(&driver, c, "a.nav-write", ENTER, "/compose");
     tab_and_type(&driver, "#to", "bob");
     tab_and_type(&driver, "#title", "Typed, not clicked");
