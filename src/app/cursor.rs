@@ -15,26 +15,41 @@ use crate::model::{Mailbox, Username};
 /// Longest token text worth trying to open: a real one is 48 characters.
 const MAX_TOKEN_CHARS: usize = 100;
 
-fn cursor_aad(user: &Username, mailbox: Mailbox) -> Vec<u8> {
-    format!("cursor\0{}\0{}", user.as_str(), mailbox.as_str()).into_bytes()
+/// What a position is a position in: one mailbox, or inbox and sent together as the search
+/// page reads them ([`BOTH_BOXES`]). A token opens only under the scope it was made for.
+fn cursor_aad(user: &Username, scope: &str) -> Vec<u8> {
+    format!("cursor\0{}\0{scope}", user.as_str()).into_bytes()
 }
+
+/// The scope of a position in inbox and sent together (no mailbox is named so).
+pub const BOTH_BOXES: &str = "inbox+sent";
 
 /// The token for position `seq` in `user`'s `mailbox`.
 pub fn cursor_token(key: &DataKey, user: &Username, mailbox: Mailbox, seq: u64) -> Result<String> {
-    // Deterministic, so one position always has one token: a poll that finds nothing hands
-    // back exactly the cursor it was given.
-    let sealed = key.seal_deterministic(&seq.to_be_bytes(), &cursor_aad(user, mailbox))?;
-    Ok(URL_SAFE_NO_PAD.encode(sealed))
+    scoped_token(key, user, mailbox.as_str(), seq)
 }
 
 /// The position inside a token from [`cursor_token`] for this user and mailbox; `None` for
 /// anything else.
 pub fn cursor_seq(key: &DataKey, user: &Username, mailbox: Mailbox, token: &str) -> Option<u64> {
+    scoped_seq(key, user, mailbox.as_str(), token)
+}
+
+/// [`cursor_token`] for any scope.
+pub fn scoped_token(key: &DataKey, user: &Username, scope: &str, seq: u64) -> Result<String> {
+    // Deterministic, so one position always has one token: a poll that finds nothing hands
+    // back exactly the cursor it was given.
+    let sealed = key.seal_deterministic(&seq.to_be_bytes(), &cursor_aad(user, scope))?;
+    Ok(URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// [`cursor_seq`] for any scope.
+pub fn scoped_seq(key: &DataKey, user: &Username, scope: &str, token: &str) -> Option<u64> {
     if token.len() > MAX_TOKEN_CHARS {
         return None;
     }
     let sealed = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok()?;
-    let plain = key.open(&sealed, &cursor_aad(user, mailbox)).ok()?;
+    let plain = key.open(&sealed, &cursor_aad(user, scope)).ok()?;
     Some(u64::from_be_bytes(plain.as_slice().try_into().ok()?))
 }
 

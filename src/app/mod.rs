@@ -12,6 +12,7 @@ pub mod device;
 pub mod mail;
 pub mod password;
 pub mod pin;
+pub mod search;
 pub mod throttle;
 
 use std::net::IpAddr;
@@ -79,6 +80,8 @@ pub struct App {
     key: std::sync::Arc<DataKey>,
     hasher: PasswordHasher,
     throttle: throttle::Throttle,
+    /// Searches per member per minute, apart from the sign-in limits (`search`).
+    search_throttle: throttle::Throttle,
     /// The ceiling on wrong registration PINs across all IPs.
     pin_guard: pin::PinGuard,
     settings: Settings,
@@ -107,11 +110,16 @@ impl App {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
         let throttle = throttle::Throttle::new(settings.throttle.clone());
         let pin_guard = pin::PinGuard::new(settings.throttle.max_wrong_pins_per_hour);
+        let search_throttle = throttle::Throttle::new(throttle::ThrottleSettings {
+            attempts_per_minute: search::SEARCHES_PER_MINUTE,
+            ..throttle::ThrottleSettings::default()
+        });
         Ok(App {
             store,
             key: std::sync::Arc::new(key),
             hasher,
             throttle,
+            search_throttle,
             pin_guard,
             settings,
             decoy_phc,

@@ -74,6 +74,26 @@ impl Rx {
         self.entries(positions.iter().map(|p| (p.seq, p.id, p.read)).collect())
     }
 
+    /// The messages at `positions` with their sealed bodies, in that order (for search, which
+    /// opens and matches them in memory; nothing is written).
+    pub fn stored_at(&self, positions: &[Position]) -> Result<Vec<StoredMessage>> {
+        let bodies = self.txn.open_table(BODIES)?;
+        let mut found = Vec::with_capacity(positions.len());
+        for entry in self.entries_at(positions)? {
+            let body = bodies
+                .get(entry.record.seq)?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default();
+            found.push(StoredMessage {
+                id: entry.id,
+                record: entry.record,
+                body,
+                read: entry.read,
+            });
+        }
+        Ok(found)
+    }
+
     /// The index part of [`Rx::mailbox_page`]: the positions a page lists, without reading the
     /// messages themselves (a few index leaves, however large the mailbox).
     pub fn mailbox_index(
