@@ -1,5 +1,6 @@
 //! Messages over the API: list a mailbox (cursor pagination, newest first), poll with `since`
-//! (oldest first), send, read (marks read for the recipient) and delete. Cursors are opaque
+//! (oldest first), search it with `q` (newest first, a bounded scan per request, continued
+//! with `cursor`), send, read (marks read for the recipient) and delete. Cursors are opaque
 //! tokens made and opened by `app::cursor` (a sealed position, bound to the member and the
 //! mailbox); this file only passes them through.
 
@@ -11,6 +12,7 @@ use super::problem::Problem;
 use super::query::Query;
 use super::{Api, json, schema};
 use crate::app::mail::{MAX_PAGE, MessageView};
+use crate::app::search::{Scope, SearchQuery};
 use crate::app::{App, Client};
 use crate::error::Error;
 use crate::model::{Mailbox, MessageId};
@@ -62,9 +64,10 @@ fn list_of(views: Vec<MessageView>) -> Vec<MessageJson> {
         .collect()
 }
 
-/// `GET /api/v1/messages?box=&limit=&cursor=` or `?box=&since=&limit=`.
+/// `GET /api/v1/messages?box=&limit=&cursor=`, `?box=&since=&limit=` or
+/// `?box=&q=&limit=&cursor=` (search).
 pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, Problem> {
-    let query = Query::parse(request, &["box", "limit", "cursor", "since"])?;
+    let query = Query::parse(request, &["box", "limit", "cursor", "since", "q"])?;
     let mailbox = match query.text("box") {
         None => Mailbox::Inbox,
         Some(text) => Mailbox::parse(text)
@@ -78,6 +81,31 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
         return Err(Problem::bad_parameter(
             "since",
             "cannot be combined with cursor",
+        ));
+    }
+    if let Some(words) = query.text("q") {
+        if since.is_some() {
+            return Err(Problem::bad_parameter("q", "cannot be combined with since"));
+        }
+        // A query parameter is named as itself in `details`, not as a body pointer.
+        let words = SearchQuery::parse(words).map_err(|error| match &error {
+            Error::Invalid(problems) => problems
+                .first()
+                .map(|p| Problem::bad_parameter("q", &p.message))
+                .unwrap_or_else(|| Problem::from(error)),
+            _ => Problem::from(error),
+        })?;
+        let limit = query.number("limit", 1, MAX_PAGE, DEFAULT_PAGE)?;
+        let scope = Scope::Only(mailbox);
+        let found = app.search(&caller.username, scope, &words, before, limit)?;
+        let messages: Vec<MessageView> = found.hits.into_iter().map(|hit| hit.message).collect();
+        return Ok(json(
+            200,
+            &serde_json::json!({
+                "messages": list_of(messages),
+                "next_cursor": found.next.map(encode).transpose()?,
+                "scanned": found.scanned,
+            }),
         ));
     }
     if let Some(since) = since {
