@@ -13,6 +13,7 @@ pub(crate) mod forms;
 mod listing_cache;
 mod mail_pages;
 mod meter;
+mod search_page;
 mod session;
 mod templates;
 
@@ -95,6 +96,7 @@ enum Route {
     Send,
     Message(MessageId),
     Delete(MessageId),
+    Search,
     Account,
     AccountAction(account::Action),
     Strength,
@@ -112,6 +114,7 @@ impl Route {
             "/sent" => Route::Sent,
             "/compose" => Route::Compose,
             "/messages" => Route::Send,
+            "/search" => Route::Search,
             "/account" => Route::Account,
             "/password-strength" => Route::Strength,
             _ => {
@@ -138,6 +141,7 @@ impl Route {
             | Route::Sent
             | Route::Compose
             | Route::Message(_)
+            | Route::Search
             | Route::Account => GET,
             Route::Logout | Route::Send | Route::AccountAction(_) | Route::Strength => POST,
             Route::Login | Route::Register | Route::Reset | Route::Delete(_) => BOTH,
@@ -179,6 +183,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
         Route::Message(id) => mail_pages::show(&call, id),
         Route::Delete(id) if post => mail_pages::delete_post(&call, id),
         Route::Delete(id) => mail_pages::delete_get(&call, id),
+        Route::Search => search_page::page(&call),
         Route::Account => account::page(&call),
         Route::AccountAction(action) => account::post(&call, action),
         Route::Strength => meter::strength(&call),

@@ -8,6 +8,7 @@ mod lockout;
 mod mail;
 mod meter;
 mod pin;
+mod search;
 mod unicode;
 
 use crate::util::client::{self, Response};
