@@ -12,6 +12,7 @@ mod bench {
     pub mod disk;
     pub mod http;
     pub mod load;
+    pub mod search;
     pub mod server;
 }
 
@@ -155,6 +156,7 @@ impl Bench {
         self.base_phase()?;
         self.growth_phase(10)?;
         self.growth_phase(100)?;
+        self.search_phase()?;
         let n_dump = self.options.dump_messages.unwrap_or(if self.options.quick {
             100_000
         } else {
@@ -442,6 +444,51 @@ impl Bench {
         Ok(())
     }
 
+    /// One search at a time over a 10,000-message inbox (see `bench/search.rs`).
+    fn search_phase(&mut self) -> anyhow::Result<()> {
+        const NAME: &str = "API search";
+        if !self.wanted(NAME) {
+            return Ok(());
+        }
+        let data_dir = self.work_dir.join("data-search");
+        // alice receives a third of the generated messages: 10,000 in her inbox.
+        eprintln!("loading 30,000 messages (10,000 in alice's inbox) for search...");
+        let (users, _) = bench::disk::load(&data_dir, 30_000)?;
+        let server = self.start_server(&data_dir)?;
+        let (username, password) = users
+            .iter()
+            .find(|(u, _)| u == "alice")
+            .ok_or_else(|| anyhow::anyhow!("no demo user alice"))?;
+        let token = bench::http::api_token(server.addr, username, password)?;
+        eprintln!("  {NAME}");
+        server.rss.take_peak_kb();
+        let found = bench::search::measure(server.addr, &token)?;
+        let peak = server.rss.take_peak_kb();
+        self.figures
+            .insert("search_budget_ms".into(), found.budget_p50_ms);
+        self.note_row(
+            &format!("{NAME}, one budget"),
+            peak,
+            format!(
+                "{:.1} ms median, {:.1} ms worst: {} messages opened per request",
+                found.budget_p50_ms, found.budget_max_ms, found.scanned
+            ),
+        );
+        for (what, scan) in [("absent word", &found.absent), ("rare word", &found.rare)] {
+            self.note_row(
+                &format!("{NAME}, all, {what}"),
+                0,
+                format!(
+                    "{:.1} ms in {} requests, {} messages opened, {} found",
+                    scan.ms, scan.requests, scan.scanned, scan.found
+                ),
+            );
+        }
+        server.stop()?;
+        let _ = std::fs::remove_dir_all(&data_dir);
+        Ok(())
+    }
+
     fn dump_phase(&mut self, n_messages: u64) -> anyhow::Result<()> {
         let data_dir = self.work_dir.join("data-dump");
         eprintln!("loading {n_messages} messages for dump and restore...");
@@ -586,6 +633,11 @@ impl Bench {
             "  server peak RSS                  {:>6.1} MB   (target < 64 MB)",
             peak as f64 / 1024.0
         );
+        if let Some(ms) = f("search_budget_ms") {
+            println!(
+                "  one search (2,000 of 10,000)     {ms:>6.1} ms   (no target; bounded by the budget)"
+            );
+        }
         if let (Some(d), Some(r)) = (f("dump_seconds"), f("restore_seconds")) {
             println!(
                 "  dump / restore                   {d:.1} s, {:.0} MB / {r:.1} s, {:.0} MB   (target < 60 s and < 100 MB each)",
