@@ -49,13 +49,14 @@ fn render(call: &Call<'_>, session: &Session, status: u16, ctx: Value) -> Respon
 }
 
 /// The page with the query shown again and its problem next to the search box.
+/// Anything else (a rate limit, a storage fault) is the whole-page answer to that error.
 fn refused(call: &Call<'_>, session: &Session, q: &str, error: &Error) -> Response {
-    match forms::field_errors(error) {
-        Some(errors) => {
+    match (error, forms::field_errors(error)) {
+        (Error::Invalid(_), Some(errors)) => {
             let ctx = context! { q, errors, searched => false };
             render(call, session, error.status(), ctx)
         }
-        None => forms::error_response(call, error),
+        _ => forms::error_response(call, error),
     }
 }
 

@@ -150,6 +150,11 @@ fn searches_are_rate_limited_per_member() {
     let limited = search(addr, &alice, "q=anything");
     assert_eq!(limited.status, 429);
     assert!(limited.header("Retry-After").is_some());
+    // The page counts under the same member: a browser is no way around the limit.
+    let mut page = crate::util::web::login(addr, "alice", PASSWORD);
+    let limited_page = page.get("/search?q=anything");
+    assert_eq!(limited_page.status, 429, "{}", limited_page.text());
+    assert!(limited_page.header("Retry-After").is_some());
     // Listing is not searching, and another member has their own allowance.
     get_ok(addr, &alice, "/api/v1/messages");
     expect(&search(addr, &bob, "q=anything"), 200);
