@@ -1,8 +1,9 @@
 //! Mailbox cursor tokens: a member's position in one of their mailboxes as handed to clients.
 //!
 //! A token is the app's sequence number sealed with the data key (synthetic nonce, so one
-//! position always has one token) and bound by associated data to the member and the mailbox:
-//! it reveals nothing of the server-wide message count, cannot be forged, and opens for no
+//! position always has one token) and bound by associated data to the member and the mailbox
+//! (or the search page's scope, inbox and sent together, which no mailbox is named): it reveals
+//! nothing of the server-wide message count, cannot be forged, and opens for no
 //! other member or mailbox. Pure functions over the key; no store, no HTTP.
 
 use base64::Engine;
@@ -59,6 +60,33 @@ mod tests {
 
     use super::cursor_token;
     use crate::fuzzing::checks::{check_cursor_minted, check_cursor_token, cursor_cells, fuzz_key};
+
+    #[test]
+    fn a_search_position_and_a_mailbox_position_never_open_for_each_other() {
+        let key = fuzz_key();
+        for (user, mailbox) in cursor_cells() {
+            let listing = cursor_token(&key, &user, mailbox, 42).expect("sealing works");
+            let search = super::scoped_token(&key, &user, super::BOTH_BOXES, 42).expect("sealing");
+            assert_eq!(
+                super::scoped_seq(&key, &user, super::BOTH_BOXES, &search),
+                Some(42)
+            );
+            assert_eq!(
+                super::scoped_seq(&key, &user, super::BOTH_BOXES, &listing),
+                None
+            );
+            for (other, other_mailbox) in cursor_cells() {
+                assert_eq!(
+                    super::cursor_seq(&key, &other, other_mailbox, &search),
+                    None
+                );
+                if other != user {
+                    let opened = super::scoped_seq(&key, &other, super::BOTH_BOXES, &search);
+                    assert_eq!(opened, None);
+                }
+            }
+        }
+    }
 
     proptest! {
         #![proptest_config(crate::fuzzing::proptest_config(300, "tests/proptest-regressions/app-cursor.txt"))]
