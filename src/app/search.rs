@@ -60,7 +60,7 @@ impl SearchQuery {
             ));
         }
         let mut words: Vec<String> = Vec::new();
-        for word in typed.into_iter().map(str::to_lowercase) {
+        for word in typed.into_iter().map(fold) {
             if !words.contains(&word) {
                 words.push(word);
             }
@@ -68,12 +68,30 @@ impl SearchQuery {
         Ok(SearchQuery { words })
     }
 
-    /// Whether every word occurs in `title` or `body` (both already lower-cased).
+    /// Whether every word occurs in `title` or `body` (both already [`fold`]ed).
     fn matches(&self, title: &str, body: &str) -> bool {
         self.words
             .iter()
             .all(|w| title.contains(w.as_str()) || body.contains(w.as_str()))
     }
+}
+
+/// `text` as searches compare it: lower-cased, with a final sigma as any other sigma.
+/// `str::to_lowercase` picks `ς` or `σ` by its place in a word, `char::to_lowercase` (which
+/// marking uses, to map each folded byte back to its character) always `σ`; both fold alike
+/// this way, whatever the query's spelling. (`ς` and `σ` are both two bytes.)
+fn fold(text: &str) -> String {
+    let lowered = text.to_lowercase();
+    if lowered.contains('ς') {
+        lowered.replace('ς', "σ")
+    } else {
+        lowered
+    }
+}
+
+/// One character folded as [`fold`] folds it within a text.
+fn fold_char(c: char) -> impl Iterator<Item = char> {
+    c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l })
 }
 
 /// What separates words: Unicode whitespace, and the few characters that other regular
@@ -202,7 +220,7 @@ impl App {
         let aad = |field: &str| message_aad(stored.id, &record.from, &record.to, field);
         let title = self.key.open_text(&record.title.0, &aad("title"))?;
         let body = self.key.open_text(&stored.body, &aad("body"))?;
-        if !query.matches(&title.to_lowercase(), &body.to_lowercase()) {
+        if !query.matches(&fold(&title), &fold(&body)) {
             return Ok(None);
         }
         let title_marks = segments(&title, &match_ranges(&title, query), 0, title.len());
@@ -264,7 +282,7 @@ fn match_ranges(text: &str, query: &SearchQuery) -> Vec<(usize, usize)> {
     // For each byte of `lowered`: the start and end, in `text`, of the character it came from.
     let mut origin: Vec<(usize, usize)> = Vec::with_capacity(text.len());
     for (at, c) in text.char_indices() {
-        lowered.extend(c.to_lowercase());
+        lowered.extend(fold_char(c));
         origin.resize(lowered.len(), (at, at + c.len_utf8()));
     }
     let mut ranges: Vec<(usize, usize)> = Vec::new();
@@ -403,6 +421,10 @@ mod tests {
         );
         // `İ` lower-cases to two characters; a match on its first one marks all of it.
         assert_eq!(marked("i", "xİy"), "x[İ]y");
+        // A final sigma, typed or not, matches and is marked like any sigma.
+        assert_eq!(marked("οδος", "ΟΔΟΣ οδοσ"), "[ΟΔΟΣ] [οδοσ]");
+        assert!(query("ΟΔΟΣ").matches(&fold("Η οδος"), ""));
+        assert!(query("οδος").matches(&fold("Η ΟΔΟΣ"), ""));
     }
 
     #[test]
