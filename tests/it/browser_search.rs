@@ -30,9 +30,7 @@ fn the_navigation_search_box_finds_a_word_in_a_body_and_marks_it() {
     let server = Server::start();
     let base = server.base.clone();
     let addr = server.addr;
-    let alice = api::member(addr, "alice");
-    let bob = api::member(addr, "bob");
-    let carol = api::member(addr, "carol");
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|name| api::member(addr, name));
     api::send(
         addr,
         &bob,
