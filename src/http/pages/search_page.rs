@@ -14,6 +14,7 @@ use super::{Call, member, member_page, templates};
 use crate::app::auth::Session;
 use crate::app::search::{Hit, Scope, SearchQuery, Segment};
 use crate::error::Error;
+use crate::http::status::Answer;
 use crate::model::Mailbox;
 
 /// Matches shown on one page.
@@ -54,7 +55,7 @@ fn refused(call: &Call<'_>, session: &Session, q: &str, error: &Error) -> Respon
     match (error, forms::field_errors(error)) {
         (Error::Invalid(_), Some(errors)) => {
             let ctx = context! { q, errors, searched => false };
-            render(call, session, error.status(), ctx)
+            render(call, session, Answer::of(error).status, ctx)
         }
         _ => forms::error_response(call, error),
     }

@@ -176,6 +176,17 @@ fn audit_member_pages(driver: &Driver, audit: &mut Audit, server: &Server) {
     let missing = "/messages/00000000000000000000000000000000";
     visit(driver, audit, base, missing, "404, signed in");
 
+    visit(driver, audit, base, "/search?q=lunch", "search, results");
+    assert!(
+        driver.try_find(".search-results mark").is_some(),
+        "marked matches"
+    );
+    let long = format!("/search?q={}", "a".repeat(201));
+    visit(driver, audit, base, &long, "search, error");
+    assert!(
+        driver.try_find(".alert-error").is_some(),
+        "the search error is shown"
+    );
     visit(driver, audit, base, "/account", "account");
     let wrong = [
         ("#pw-current_password", "not my password"),
