@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attacks;
+mod live;
 mod lockout;
 mod mail;
 mod meter;
