@@ -13,6 +13,7 @@ pub mod mail;
 pub mod password;
 pub mod pin;
 pub mod throttle;
+pub mod user_agent;
 
 use std::net::IpAddr;
 use std::time::Duration;

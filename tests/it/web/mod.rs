@@ -9,6 +9,7 @@ mod lockout;
 mod mail;
 mod meter;
 mod pin;
+mod sessions;
 mod unicode;
 
 use crate::util::client::{self, Response};
