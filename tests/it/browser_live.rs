@@ -79,13 +79,7 @@ fn new_mail_appears_in_an_open_inbox_and_the_count_follows_on_every_page() {
         "document.body.setAttribute('data-test-mark', 'kept');",
     );
 
-    api::send(
-        server.addr,
-        &alice,
-        "bob",
-        "Lunch on Friday?",
-        "At the corner place.",
-    );
+    api::send(server.addr, &alice, "bob", "Lunch on Friday?", "Noon?");
     wait_for(
         LIVE_WITHIN,
         "the new row",
