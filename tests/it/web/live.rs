@@ -2,12 +2,14 @@
 //! refuses in JSON without one, answers 304 to the current tag and 200 with a new tag once mail
 //! arrives, shows a member only their own rows, and limits each session on its own.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::util::Server;
 use crate::util::api;
 use crate::util::client::Response;
 use crate::util::web::{self, Browser};
+use crate::util::{Server, eventually};
 
 /// A member registered over the API and signed in to the pages.
 fn signed_in(server: &Server, username: &str) -> Browser {
@@ -109,6 +111,13 @@ fn the_poll_answers_304_while_nothing_changed_and_200_with_a_new_tag_after_new_m
     assert_eq!(answer["unread"], 1);
     assert!(titles(&answer).is_empty());
     assert_eq!(page_etag(&bob.get("/account").text()), etag(&badge));
+
+    // Open tabs poll all day: an answered poll is no line in the access log, a page is.
+    let logged = |line: &str| server.output().lines().any(|l| l.contains(line));
+    assert!(eventually(Duration::from_secs(5), || logged(
+        "GET /account 200"
+    )));
+    assert!(!logged(" /live "), "{}", server.output());
 }
 
 #[test]
