@@ -191,9 +191,9 @@
         hidden.textContent = ' unread';
         badge.appendChild(hidden);
       } else if (badge) {
-        if (badge.previousSibling && badge.previousSibling.nodeType === 3) {
-          link.removeChild(badge.previousSibling);
-        }
+        // The space before the badge goes with it; the link's own text stays.
+        var before = badge.previousSibling;
+        if (before && before.nodeType === 3) { before.nodeValue = before.nodeValue.replace(/\s+$/, ''); }
         link.removeChild(badge);
       }
     }
@@ -299,8 +299,11 @@
     if (!body.hasAttribute('data-live-etag') || !window.fetch || !main) { return; }
     var box = body.getAttribute('data-live-box') || '';
     var etag = body.getAttribute('data-live-etag');
-    var baseTitle = document.title.replace(/^\(\d+\) /, '');
-    var unread = null;
+    // The server prefixes the title with the count only when there is a badge; a message
+    // titled "(3) ..." must keep its own parentheses.
+    var shownBadge = document.querySelector('nav.mainnav a[href="/inbox"] .badge');
+    var baseTitle = shownBadge ? document.title.replace(/^\(\d+\) /, '') : document.title;
+    var unread = shownBadge ? parseInt(shownBadge.textContent, 10) || 0 : 0;
     var failures = 0;
     var timer = null;
     var status = document.createElement('p');
@@ -320,7 +323,7 @@
     }
 
     function apply(data) {
-      if (unread !== null && data.unread > unread) {
+      if (data.unread > unread) {
         var arrived = data.unread - unread;
         status.textContent = arrived === 1 ? '1 new message' : arrived + ' new messages';
       }

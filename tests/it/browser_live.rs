@@ -133,6 +133,7 @@ fn new_mail_appears_in_an_open_inbox_and_the_count_follows_on_every_page() {
         |title| title == "Inbox · Messages",
     );
     assert_eq!(badge(&driver), "");
+    assert_eq!(driver.text("nav.mainnav a[href=\"/inbox\"]"), "Inbox");
     assert!(driver.try_find(".mail-list li.unread").is_none());
     assert_eq!(driver.find_all(".mail-list li").len(), 2);
     violations.extend(csp_violations(&driver));
