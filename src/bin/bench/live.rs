@@ -39,12 +39,7 @@ impl TabsOutcome {
     }
 
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((q * self.latencies_us.len() as f64).ceil() as usize)
-            .clamp(1, self.latencies_us.len());
-        f64::from(self.latencies_us[rank - 1]) / 1000.0
+        super::load::quantile_ms(&self.latencies_us, q)
     }
 }
 
