@@ -1,6 +1,8 @@
 //! The only module that knows rouille: the [`Web`] service that the connection layer
 //! (`server`) calls for every request, routing to the pages (`pages`), the JSON API (`api`),
 //! static files (`assets`) and `/healthz`, and adding the security headers to every answer.
+//! What each domain error means on the wire (status, code, `Retry-After`) is decided once, in
+//! `status`, for the pages and the API alike.
 //!
 //! Handlers are thin: decode the request, call one `app` function, encode the answer.
 
@@ -9,6 +11,7 @@ pub mod assets;
 pub mod headers;
 pub mod pages;
 pub mod server;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -69,10 +72,7 @@ fn health(fault: Option<String>) -> Response {
             let body = serde_json::json!({ "status": "unavailable", "reason": reason });
             Response::from_data("application/json", body.to_string())
                 .with_status_code(503)
-                .with_unique_header(
-                    "Retry-After",
-                    crate::error::UNAVAILABLE_RETRY_AFTER.to_string(),
-                )
+                .with_unique_header("Retry-After", status::UNAVAILABLE_RETRY_AFTER.to_string())
         }
     }
 }

@@ -8,8 +8,8 @@
 //! The file on disk is untouched by a failed commit (redb writes the new root only after the
 //! pages under it are durable), so reopening loses nothing that was acknowledged.
 //!
-//! The handle also remembers the fault while it lasts, for `/healthz`. Nothing here knows
-//! about requests; only `store` uses this module.
+//! The handle also remembers the kind of fault while it lasts, for `/healthz`. Nothing here
+//! knows about requests; only `store` uses this module.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use redb::{ConcurrencyMode, Database};
 
 use super::{CACHE_BYTES, open_error};
-use crate::error::{Error, Result};
+use crate::error::{Fault, StorageError};
 
 /// How long a reopen waits for readers still holding the old handle.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
@@ -29,22 +29,23 @@ pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 pub(super) struct Handle {
     path: PathBuf,
     db: RwLock<Option<Arc<Database>>>,
-    fault: Mutex<Option<Fault>>,
+    failing: Mutex<Option<Failing>>,
 }
 
-struct Fault {
-    reason: String,
+/// While storage is failing: the kind of fault, and when a probe write was last tried.
+struct Failing {
+    fault: Fault,
     last_probe: Option<Instant>,
 }
 
 impl Handle {
     /// Opens the database shared with other processes of this binary.
-    pub(super) fn open(path: &Path) -> Result<Self> {
+    pub(super) fn open(path: &Path) -> Result<Self, StorageError> {
         let db = open_shared(path)?;
         Ok(Handle {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(db))),
-            fault: Mutex::new(None),
+            failing: Mutex::new(None),
         })
     }
 
@@ -53,7 +54,7 @@ impl Handle {
     }
 
     /// The current database, reopening it first if an earlier reopen could not finish.
-    pub(super) fn db(&self) -> Result<Arc<Database>> {
+    pub(super) fn db(&self) -> Result<Arc<Database>, StorageError> {
         if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Ok(db.clone());
         }
@@ -62,12 +63,12 @@ impl Handle {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| Error::Unavailable("the database is closed".into()))
+            .ok_or_else(|| StorageError::new(Fault::Closed, "the database is closed"))
     }
 
     /// Closes the current handle and opens the file again. Readers that arrive meanwhile wait
     /// on the lock; readers that hold the old handle are given a moment to finish with it.
-    pub(super) fn reopen(&self) -> Result<()> {
+    pub(super) fn reopen(&self) -> Result<(), StorageError> {
         let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = slot.take() {
             let deadline = Instant::now() + DRAIN_WAIT;
@@ -76,23 +77,28 @@ impl Handle {
             }
             drop(old);
         }
-        let db = open_shared(&self.path).map_err(|e| match e {
-            Error::Storage(detail) | Error::Unavailable(detail) => Error::Unavailable(detail),
-            other => other,
+        // Whatever keeps the file from opening again, the store is only closed until a later
+        // commit or health probe reopens it: a fault that heals, not a broken store.
+        let db = open_shared(&self.path).map_err(|e| {
+            if e.fault().heals() {
+                e
+            } else {
+                StorageError::new(Fault::Closed, "cannot reopen the database").caused_by(e)
+            }
         })?;
         *slot = Some(Arc::new(db));
         Ok(())
     }
 
-    /// Records that storage is failing, with the reason `/healthz` shows.
-    pub(super) fn failed(&self, reason: &str) {
-        let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-        match fault.as_mut() {
-            Some(f) => f.reason = reason.to_string(),
+    /// Records that storage is failing, and how, for `/healthz`.
+    pub(super) fn failed(&self, error: &StorageError) {
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        match failing.as_mut() {
+            Some(f) => f.fault = error.fault(),
             None => {
-                tracing::error!("storage is failing: {reason}");
-                *fault = Some(Fault {
-                    reason: reason.to_string(),
+                tracing::error!("storage is failing: {error}");
+                *failing = Some(Failing {
+                    fault: error.fault(),
                     last_probe: None,
                 });
             }
@@ -101,37 +107,26 @@ impl Handle {
 
     /// Records that a commit went through: storage works again.
     pub(super) fn succeeded(&self) {
-        let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-        if fault.take().is_some() {
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        if failing.take().is_some() {
             tracing::warn!("storage works again");
         }
     }
 
-    /// The reason storage is failing, if it is, in words fit for `/healthz` (no path, no
-    /// detail beyond the kind of fault); and whether a probe write is due now.
-    pub(super) fn fault(&self) -> Option<(&'static str, bool)> {
-        let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-        let f = fault.as_mut()?;
+    /// The kind of fault storage is failing with, if it is; and whether a probe write is due
+    /// now.
+    pub(super) fn fault(&self) -> Option<(Fault, bool)> {
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        let f = failing.as_mut()?;
         let due = f.last_probe.is_none_or(|t| t.elapsed() >= PROBE_INTERVAL);
         if due {
             f.last_probe = Some(Instant::now());
         }
-        Some((public_reason(&f.reason), due))
+        Some((f.fault, due))
     }
 }
 
-/// What kind of storage fault a detail describes, for anyone who asks.
-pub(super) fn public_reason(detail: &str) -> &'static str {
-    if detail.contains("No space left") || detail.contains("os error 28") {
-        "the disk is full"
-    } else if detail.contains("Disk quota") || detail.contains("os error 122") {
-        "the disk quota is exhausted"
-    } else {
-        "the disk or database reported an error"
-    }
-}
-
-fn open_shared(path: &Path) -> Result<Database> {
+fn open_shared(path: &Path) -> Result<Database, StorageError> {
     Database::builder()
         .set_cache_size(CACHE_BYTES)
         .set_concurrency_mode(ConcurrencyMode::MultiWriter)

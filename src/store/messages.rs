@@ -178,7 +178,7 @@ impl Rx {
             let record = match value.as_ref().map(|v| v.value()) {
                 Some((stored, bytes)) if stored == id => decode(bytes)?,
                 _ => {
-                    return Err(Error::Storage(format!(
+                    return Err(Error::corrupt(format!(
                         "mailbox names a missing message {id:032x}"
                     )));
                 }
@@ -450,7 +450,7 @@ pub(in crate::store) fn find_record(
     let value = messages.get(seq)?;
     match value.as_ref().map(|v| v.value()) {
         Some((stored, bytes)) if stored == id => Ok(Some(decode(bytes)?)),
-        _ => Err(Error::Storage(format!(
+        _ => Err(Error::corrupt(format!(
             "the id index names a missing message {id:032x}"
         ))),
     }
@@ -485,7 +485,7 @@ impl Tx<'_> {
             let record: MessageRecord = decode(&bytes)?;
             let body = old_bodies.remove(id)?.map(|v| v.value().to_vec());
             if messages.get(record.seq)?.is_some() || ids.get(id)?.is_some() {
-                return Err(Error::Storage(format!(
+                return Err(Error::corrupt(format!(
                     "cannot migrate message {id:032x}: its seq {} is taken",
                     record.seq
                 )));

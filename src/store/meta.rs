@@ -19,7 +19,7 @@ pub const KEY_FINGERPRINT: &str = "key_fingerprint";
 fn decode_u64(bytes: &[u8]) -> Result<u64> {
     let array: [u8; 8] = bytes
         .try_into()
-        .map_err(|_| Error::Storage("malformed counter in meta".into()))?;
+        .map_err(|_| Error::corrupt("malformed counter in meta"))?;
     Ok(u64::from_le_bytes(array))
 }
 
@@ -103,7 +103,7 @@ pub fn pin(rx: &Rx) -> Result<Option<StoredPin>> {
     let sealed = get_bytes(rx, PIN_SEALED)?;
     match (phc, sealed) {
         (Some(phc), Some(sealed)) => Ok(Some(StoredPin {
-            phc: String::from_utf8(phc).map_err(|_| Error::Storage("malformed PIN hash".into()))?,
+            phc: String::from_utf8(phc).map_err(|_| Error::corrupt("malformed PIN hash"))?,
             sealed,
         })),
         _ => Ok(None),

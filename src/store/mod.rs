@@ -8,6 +8,7 @@
 pub mod dump;
 pub mod events;
 mod handle;
+mod kinds;
 pub mod messages;
 pub mod meta;
 pub mod records;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result, StorageError};
 
 /// The schema this binary writes; older ones are migrated forward on open.
 ///
@@ -38,9 +39,14 @@ const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 macro_rules! storage_errors {
     ($($t:ty),*) => {$(
-        impl From<$t> for Error {
+        impl From<$t> for StorageError {
             fn from(error: $t) -> Self {
                 classify(redb::Error::from(error))
+            }
+        }
+        impl From<$t> for Error {
+            fn from(error: $t) -> Self {
+                Error::Store(classify(redb::Error::from(error)))
             }
         }
     )*};
@@ -50,23 +56,31 @@ storage_errors!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::Error
 );
 
-impl From<redb::Error> for Error {
-    fn from(error: redb::Error) -> Self {
-        classify(error)
-    }
+/// What kind of fault a redb error is, the redb error kept as its cause. A fault of the disk
+/// (full, an I/O error, a handle spoiled by one) or a closed handle heals, so the caller is
+/// told to come back; everything else is a bug or a corrupt file.
+fn classify(error: redb::Error) -> StorageError {
+    let fault = match &error {
+        redb::Error::Io(io) => io_fault(io),
+        redb::Error::PreviousIo => Fault::Io,
+        redb::Error::DatabaseClosed => Fault::Closed,
+        redb::Error::Corrupted(_) => Fault::Corrupt,
+        _ => Fault::Other,
+    };
+    StorageError::new(fault, "").caused_by(error)
 }
 
-/// Tells a fault of the disk (full, an I/O error, a handle spoiled by one), which heals and is
-/// answered 503, from everything else, which is a bug or a corrupt file (500).
-fn classify(error: redb::Error) -> Error {
-    match error {
-        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
-            Error::Unavailable(error.to_string())
-        }
-        other => Error::Storage(other.to_string()),
+/// Tells a full disk or quota from other I/O errors by the error's kind, which std decodes
+/// from ENOSPC and EDQUOT on every Unix (their raw numbers differ between systems).
+pub(super) fn io_fault(error: &std::io::Error) -> Fault {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => Fault::DiskFull,
+        std::io::ErrorKind::QuotaExceeded => Fault::QuotaExceeded,
+        _ => Fault::Io,
     }
 }
 
@@ -138,18 +152,18 @@ impl Store {
     /// once a second, a probe write is tried first, so the answer turns healthy again once the
     /// cause is gone even when no member writes anything.
     pub fn fault(&self) -> Option<String> {
-        let (reason, probe_due) = self.inner.handle.fault()?;
-        if !probe_due {
-            return Some(reason.to_string());
+        let (mut fault, probe_due) = self.inner.handle.fault()?;
+        if probe_due {
+            match self
+                .write(meta::probe_store)
+                .and_then(|()| self.write(meta::probe_clear))
+            {
+                Ok(()) => return None,
+                Err(Error::Store(e)) if e.fault().heals() => fault = e.fault(),
+                Err(_) => {}
+            }
         }
-        match self
-            .write(meta::probe_store)
-            .and_then(|()| self.write(meta::probe_clear))
-        {
-            Ok(()) => None,
-            Err(Error::Unavailable(detail)) => Some(handle::public_reason(&detail).to_string()),
-            Err(_) => Some(reason.to_string()),
-        }
+        Some(fault.public_reason().to_string())
     }
 }
 
@@ -163,7 +177,7 @@ impl Snapshot {
     pub fn open(data_dir: &Path) -> Result<Self> {
         let path = data_dir.join(DB_FILE);
         if !path.exists() {
-            return Err(Error::Storage(format!("no database at {}", path.display())));
+            return Err(Error::storage(format!("no database at {}", path.display())));
         }
         let open = || {
             Database::builder()
@@ -212,19 +226,17 @@ impl Snapshot {
     }
 }
 
-fn open_error(path: &Path, error: redb::DatabaseError) -> Error {
+fn open_error(path: &Path, error: redb::DatabaseError) -> StorageError {
     match error {
-        redb::DatabaseError::DatabaseAlreadyOpen => Error::Storage(format!(
-            "the database {} is in use by another process",
-            path.display()
-        )),
-        other => {
-            let detail = format!("cannot open the database {}: {other}", path.display());
-            match Error::from(other) {
-                Error::Unavailable(_) => Error::Unavailable(detail),
-                _ => Error::Storage(detail),
-            }
-        }
+        redb::DatabaseError::DatabaseAlreadyOpen => StorageError::new(
+            Fault::Other,
+            format!(
+                "the database {} is in use by another process",
+                path.display()
+            ),
+        ),
+        other => StorageError::from(other)
+            .context(format!("cannot open the database {}", path.display())),
     }
 }
 
@@ -283,7 +295,7 @@ fn check_version(rx: &Rx, path: &Path) -> Result<u64> {
 }
 
 fn newer_schema(path: &Path, version: u64) -> Error {
-    Error::Storage(format!(
+    Error::storage(format!(
         "the database {} has schema version {version}, newer than this binary understands ({SCHEMA_VERSION}); use a newer messages binary",
         path.display()
     ))
@@ -292,23 +304,69 @@ fn newer_schema(path: &Path, version: u64) -> Error {
 impl Tx<'_> {
     /// Creates every table so read transactions never meet a missing one.
     fn create_all_tables(&self) -> Result<()> {
-        use tables::*;
-        self.txn.open_table(META)?;
-        self.txn.open_table(USERS)?;
-        self.txn.open_table(RETIRED)?;
-        self.txn.open_table(PUBLIC_KEYS)?;
-        self.txn.open_table(MESSAGES)?;
-        self.txn.open_table(BODIES)?;
-        self.txn.open_table(MESSAGE_IDS)?;
-        self.txn.open_table(INBOX)?;
-        self.txn.open_table(SENT)?;
-        self.txn.open_table(UNREAD)?;
-        self.txn.open_table(DELETED)?;
-        self.txn.open_table(SESSIONS)?;
-        self.txn.open_table(USER_SESSIONS)?;
-        self.txn.open_table(TOKENS)?;
-        self.txn.open_table(USER_TOKENS)?;
-        self.txn.open_table(EVENTS)?;
-        Ok(())
+        kinds::create_tables(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+    use std::io;
+
+    fn classified(error: redb::StorageError) -> StorageError {
+        StorageError::from(error)
+    }
+
+    #[test]
+    fn a_full_disk_is_told_by_the_kind_of_its_io_error() {
+        // 28 and 122 are ENOSPC and EDQUOT as Linux numbers them, the way redb hands them on.
+        let cases = [
+            (io::Error::from_raw_os_error(28), Fault::DiskFull),
+            (io::Error::from(io::ErrorKind::StorageFull), Fault::DiskFull),
+            (io::Error::from_raw_os_error(122), Fault::QuotaExceeded),
+            (io::Error::from(io::ErrorKind::PermissionDenied), Fault::Io),
+        ];
+        for (io, fault) in cases {
+            let error = classified(redb::StorageError::Io(io));
+            assert_eq!(error.fault(), fault);
+            let cause = error.source().and_then(|s| s.downcast_ref::<redb::Error>());
+            assert!(
+                matches!(cause, Some(redb::Error::Io(_))),
+                "the cause is kept"
+            );
+        }
+    }
+
+    #[test]
+    fn a_closed_or_spoiled_handle_heals_and_a_corrupt_file_does_not() {
+        assert_eq!(
+            classified(redb::StorageError::DatabaseClosed).fault(),
+            Fault::Closed
+        );
+        assert_eq!(
+            classified(redb::StorageError::PreviousIo).fault(),
+            Fault::Io
+        );
+        let corrupt = classified(redb::StorageError::Corrupted("bad page".into()));
+        assert_eq!(corrupt.fault(), Fault::Corrupt);
+        assert!(!corrupt.fault().heals());
+        assert_eq!(corrupt.to_string(), "DB corrupted: bad page");
+    }
+
+    #[test]
+    fn an_open_error_says_which_file_and_keeps_the_fault() {
+        let io = io::Error::from(io::ErrorKind::StorageFull);
+        let error = open_error(
+            Path::new("/data/messages.redb"),
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)),
+        );
+        assert_eq!(error.fault(), Fault::DiskFull);
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot open the database /data/messages.redb: I/O error: "),
+            "{error}"
+        );
     }
 }

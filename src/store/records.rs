@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Fault, Result, StorageError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UserRecord {
@@ -165,9 +165,17 @@ impl<'de> Deserialize<'de> for ByteBuf {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::Storage(format!("encode: {e}")))
+    postcard::to_stdvec(value).map_err(|e| {
+        StorageError::new(Fault::Other, "encode")
+            .caused_by(e)
+            .into()
+    })
 }
 
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Storage(format!("decode: {e}")))
+    postcard::from_bytes(bytes).map_err(|e| {
+        StorageError::new(Fault::Corrupt, "decode")
+            .caused_by(e)
+            .into()
+    })
 }

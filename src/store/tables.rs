@@ -2,7 +2,8 @@
 //!
 //! Values named `*Record` are postcard-encoded structs from `store::records`. Keys that name a
 //! user are the lower-cased username. Changing a definition here means a new schema version
-//! and a migration in `store::migrate`.
+//! and a migration in `store::migrate`. Each table belongs to one stored kind: the kind's entry
+//! in the registry (`store::kinds`) names it, which is how it is created, dumped and restored.
 
 use redb::TableDefinition;
 

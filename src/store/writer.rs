@@ -9,9 +9,9 @@
 //! or panics, the transaction is rolled back, that change is answered with its own error, and
 //! the batch runs again without it (the changes are `Fn` so they can). The changes before it
 //! therefore run twice, but only when one fails, so the common path costs nothing extra. A
-//! storage fault (a full disk, an I/O error) is different: it fails the whole batch with 503's
-//! error, the handle is reopened (redb refuses a handle after a failed commit), and the next
-//! batch tries again, which is how storage heals without a restart.
+//! storage fault that heals (a full disk, an I/O error) is different: it fails the whole batch
+//! with that error, the handle is reopened (redb refuses a handle after a failed commit), and
+//! the next batch tries again, which is how storage heals without a restart.
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::Tx;
 use super::handle::Handle;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageError};
 
 /// The most closures one commit carries; bounds the work lost to one failed commit.
 const MAX_BATCH: usize = 256;
@@ -143,13 +143,13 @@ impl Writer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| Error::Storage("the database writer has stopped".into()))?;
+            .ok_or_else(|| Error::storage("the database writer has stopped"))?;
         sender
             .send(job)
-            .map_err(|_| Error::Storage("the database writer has stopped".into()))?;
+            .map_err(|_| Error::storage("the database writer has stopped"))?;
         answered
             .recv()
-            .map_err(|_| Error::Storage("the database writer failed during this change".into()))?
+            .map_err(|_| Error::storage("the database writer failed during this change"))?
     }
 }
 
@@ -227,7 +227,7 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
     loop {
         let txn = match handle
             .db()
-            .and_then(|db| db.begin_write().map_err(Error::from))
+            .and_then(|db| db.begin_write().map_err(StorageError::from))
         {
             Ok(txn) => txn,
             Err(e) => return fail_batch(handle, batch, &e),
@@ -246,7 +246,7 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
             })
         };
         let Some(failed_at) = failed_at else {
-            let committed = txn.commit().map_err(Error::from);
+            let committed = txn.commit().map_err(StorageError::from);
             match committed {
                 Ok(()) => {
                     handle.succeeded();
@@ -263,8 +263,10 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
             tracing::error!("rolling back a batch failed: {e}");
         }
         let failed = batch.remove(failed_at);
-        if let Some(Error::Unavailable(detail)) = failed.change.fault() {
-            let error = Error::Unavailable(detail.clone());
+        if let Some(Error::Store(e)) = failed.change.fault()
+            && e.fault().heals()
+        {
+            let error = e.clone();
             batch.push(failed);
             return fail_batch(handle, batch, &error);
         }
@@ -278,23 +280,19 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
 /// Answers every caller of a batch that could not be stored. A storage fault also marks the
 /// store as failing and reopens the handle, so reads work again at once and the next batch
 /// finds a handle that is not spoiled by this failure.
-fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &Error) {
-    // The handle is reopened before anyone is answered: a caller told 503 may read at once,
-    // and must not meet the handle this failure spoiled.
-    if let Error::Unavailable(detail) = error {
-        handle.failed(detail);
+fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &StorageError) {
+    // The handle is reopened before anyone is answered: a caller told to come back may read
+    // at once, and must not meet the handle this failure spoiled.
+    if error.fault().heals() {
+        handle.failed(error);
         if let Err(e) = handle.reopen() {
             tracing::error!("reopening the database failed: {e}");
         }
     } else {
         tracing::error!("a commit failed: {error}");
     }
-    let copy = || match error {
-        Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
-        other => Error::Storage(other.to_string()),
-    };
     for job in batch {
-        job.change.answer(Err(copy()));
+        job.change.answer(Err(Error::Store(error.clone())));
     }
 }
 

@@ -1,60 +1,16 @@
 //! Browser tests in headless Chromium (driven over WebDriver): two members register, write,
 //! read and delete through the real pages; the strength meter reacts while typing; no page
-//! reports a CSP violation in the console. Screenshots of the login, inbox and message pages at
-//! desktop and phone widths go to `screenshots/` at the repository root (not committed).
+//! reports a CSP violation in the console. (The README's screenshots are taken by
+//! `browser_a11y::screenshots`.)
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::util::web::{self, OTHER_PASSWORD};
-use crate::util::webdriver::Driver;
+use crate::util::webdriver::{Console, Driver};
 use crate::util::{Server, wait_until};
 
 const ALICE_PASSWORD: &str = "abc violet kettle orbit 94 glacier";
 const DESKTOP: (u32, u32) = (1280, 900);
-const PHONE: (u32, u32) = (390, 844);
-
-fn screenshots_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).expect("creating screenshots/");
-    dir
-}
-
-/// Console entries of every page visited, with the page they came from.
-struct Console {
-    entries: Vec<(String, String, String)>,
-}
-
-impl Console {
-    fn collect(&mut self, driver: &Driver) {
-        let url = driver.current_url();
-        for (level, message) in driver.console_logs() {
-            self.entries.push((url.clone(), level, message));
-        }
-    }
-
-    fn assert_no_csp_violation(&self) {
-        let violations: Vec<_> = self
-            .entries
-            .iter()
-            .filter(|(_, _, m)| m.contains("Content Security Policy") || m.contains("Refused to"))
-            .collect();
-        assert!(
-            violations.is_empty(),
-            "CSP violations in the console: {violations:#?}"
-        );
-    }
-}
-
-/// Screenshots of the current page at desktop and phone width, then back to desktop.
-fn shoot(driver: &Driver, name: &str) {
-    let dir = screenshots_dir();
-    driver.viewport(DESKTOP.0, DESKTOP.1, false);
-    driver.screenshot(&dir.join(format!("{name}-desktop.png")));
-    driver.viewport(PHONE.0, PHONE.1, true);
-    driver.screenshot(&dir.join(format!("{name}-phone.png")));
-    driver.viewport(DESKTOP.0, DESKTOP.1, false);
-}
 
 fn wait_for_text(driver: &Driver, css: &str, check: impl Fn(&str) -> bool) -> String {
     wait_until(Duration::from_secs(10), || {
@@ -68,7 +24,13 @@ fn wait_for_text(driver: &Driver, css: &str, check: impl Fn(&str) -> bool) -> St
     })
 }
 
-fn log_in(driver: &Driver, console: &mut Console, base: &str, username: &str, password: &str) {
+pub(crate) fn log_in(
+    driver: &Driver,
+    console: &mut Console,
+    base: &str,
+    username: &str,
+    password: &str,
+) {
     driver.goto(&format!("{base}/login"));
     console.collect(driver);
     driver.clear("#username");
@@ -84,9 +46,7 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
     let server = Server::start();
     let base = server.base.clone();
     let driver = Driver::start();
-    let mut console = Console {
-        entries: Vec::new(),
-    };
+    let mut console = Console::default();
     driver.viewport(DESKTOP.0, DESKTOP.1, false);
 
     // Register through the page, watching the strength meter while typing.
@@ -156,7 +116,6 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
 
     driver.goto(&format!("{base}/login"));
     console.collect(&driver);
-    shoot(&driver, "login");
 
     // Alice writes to Bob.
     log_in(&driver, &mut console, &base, "alice", ALICE_PASSWORD);
@@ -196,7 +155,6 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
         "unread marker"
     );
     assert!(driver.text("#unread-count").contains("4 unread"));
-    shoot(&driver, "inbox");
     driver.click(".mail-list li:first-child a");
     driver.wait_for_url(|u| u.contains("/messages/"));
     assert_eq!(driver.text(".message-title"), "Lunch on Friday?");
@@ -206,7 +164,6 @@ fn members_register_write_read_and_delete_in_a_real_browser() {
             .contains("I can book a table for 12:30.")
     );
     console.collect(&driver);
-    shoot(&driver, "message");
     let message_url = driver.current_url();
     driver.click(".message-actions a.button-danger-quiet");
     driver.wait_for_url(|u| u.ends_with("/delete"));

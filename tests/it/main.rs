@@ -6,6 +6,7 @@
 mod api;
 mod boundaries;
 mod browser;
+mod browser_a11y;
 mod browser_live;
 mod foundation;
 mod http_core;

@@ -1,11 +1,13 @@
 //! The API's error answer: `{"error": {"code", "message", "details": [{"field", "message"}],
-//! "request_id"}}` with its status and headers. Statuses of application errors come from
-//! `Error::status()` (the one place that decides them); this file only encodes them.
+//! "request_id"}}` with its status and headers. The status, code and `Retry-After` of an
+//! application error come from `http::status` (the one place that decides them, for the pages
+//! too); this file only adds the API's details and headers and encodes them.
 
 use rouille::Response;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::http::status::Answer;
 
 /// One failing field: a JSON pointer into the request body (or the parameter name for query
 /// parameters, `""` for the whole body) and what is wrong with it.
@@ -110,17 +112,17 @@ impl Scheme {
 
 impl From<Error> for Problem {
     fn from(error: Error) -> Self {
-        let status = error.status();
-        if let Error::Unavailable(detail) = &error {
-            tracing::warn!("storage unavailable: {detail}");
-            let retry_after = error.retry_after().unwrap_or(1);
-            return Problem::new(status, error.code(), error.public_message())
-                .with_header("Retry-After", retry_after.to_string());
-        }
-        if status >= 500 {
+        let answer = Answer::of(&error);
+        if answer.is_internal() {
             return Problem::internal(error.to_string());
         }
-        let mut problem = Problem::new(status, error.code(), error.public_message());
+        if answer.status >= 500 {
+            tracing::warn!("{error}");
+        }
+        let mut problem = Problem::new(answer.status, answer.code, error.public_message());
+        if let Some(seconds) = answer.retry_after {
+            problem = problem.with_header("Retry-After", seconds.to_string());
+        }
         match error {
             Error::Invalid(problems) => {
                 problem.details = problems
@@ -132,14 +134,8 @@ impl From<Error> for Problem {
             Error::UsernameTaken => {
                 problem.details = vec![Detail::new("/username", "is already taken")]
             }
-            Error::RateLimited { retry_after } => {
-                problem = problem.with_header("Retry-After", retry_after.max(1).to_string())
-            }
             Error::Unauthenticated => {
                 problem = problem.with_header("WWW-Authenticate", Scheme::Bearer.challenge())
-            }
-            Error::MethodNotAllowed(allowed) => {
-                problem = problem.with_header("Allow", allowed.join(", "))
             }
             _ => {}
         }

@@ -8,6 +8,7 @@ use rouille::Response;
 use super::forms::{self, FieldErrors, Form};
 use super::{Call, member, member_form, member_page};
 use crate::app::auth::{CredentialInfo, Session};
+use crate::http::status::Answer;
 
 /// The POST actions under `/account/`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -201,5 +202,5 @@ fn form_failed(
             ..Extra::default()
         },
     };
-    render(call, session, extra, error.status())
+    render(call, session, extra, Answer::of(error).status)
 }

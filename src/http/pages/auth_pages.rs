@@ -11,6 +11,7 @@ use super::Call;
 use super::forms::{self, FieldErrors, Form};
 use super::session::{self, AnonToken};
 use crate::app::accounts::{Registration, ResetRequest};
+use crate::http::status::Answer;
 
 /// Fixed notices a redirect may ask the login page to show (never text from the URL).
 fn notice(call: &Call<'_>) -> &'static str {
@@ -82,7 +83,7 @@ pub fn login_post(call: &Call<'_>) -> Response {
             Some(errors) => {
                 let token = session::anon_token(call);
                 let ctx = context! { values => context! { username => form.get("username") }, errors, notice => "" };
-                anon_page(call, &token, "login.html", error.status(), ctx)
+                anon_page(call, &token, "login.html", Answer::of(&error).status, ctx)
             }
             None => forms::error_response(call, &error),
         },
@@ -125,7 +126,13 @@ pub fn register_post(call: &Call<'_>) -> Response {
             Some(errors) => {
                 let token = session::anon_token(call);
                 let ctx = context! { values => register_values(Some(&form)), errors };
-                anon_page(call, &token, "register.html", error.status(), ctx)
+                anon_page(
+                    call,
+                    &token,
+                    "register.html",
+                    Answer::of(&error).status,
+                    ctx,
+                )
             }
             None => forms::error_response(call, &error),
         },
@@ -181,7 +188,7 @@ pub fn reset_post(call: &Call<'_>) -> Response {
         Ok(_) => Response::redirect_303("/login?done=reset")
             .with_additional_header("Set-Cookie", session::clear_session_cookie(call)),
         Err(error) => match forms::field_errors(&error) {
-            Some(errors) => reset_answer_page(call, &username, errors, error.status()),
+            Some(errors) => reset_answer_page(call, &username, errors, Answer::of(&error).status),
             None => forms::error_response(call, &error),
         },
     }

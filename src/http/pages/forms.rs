@@ -1,6 +1,7 @@
 //! Form decoding (`application/x-www-form-urlencoded` with `form_urlencoded`) and the mapping
 //! of an `app` error onto what a page shows: per-field messages next to their inputs, or a
-//! whole error page (404, 429 with `Retry-After`, 500 with a reference).
+//! whole error page (404, 429 or 503 with `Retry-After`, 500 with a reference). The status of
+//! each error comes from `http::status`; this file only decides how a page shows it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,6 +10,7 @@ use rouille::Response;
 
 use super::Call;
 use crate::error::Error;
+use crate::http::status::Answer;
 
 /// The decoded fields of a POST body.
 pub struct Form {
@@ -120,7 +122,7 @@ pub fn field_errors(error: &Error) -> Option<FieldErrors> {
             );
         }
         // Shown on the form, so what the person typed is still there when they retry.
-        Error::Unavailable(_) => {
+        Error::Store(e) if e.fault().heals() => {
             errors.insert("form".into(), sentence(&error.public_message()));
         }
         _ => return None,
@@ -128,12 +130,14 @@ pub fn field_errors(error: &Error) -> Option<FieldErrors> {
     Some(errors)
 }
 
-/// The whole-page answer to an error: 429 and 503 with `Retry-After`, 404, or the status's page; our
-/// own failures are logged with the request id the page shows.
+/// The whole-page answer to an error, with the status and `Retry-After` of `http::status`: 429
+/// says how long to wait, 404 is the page of a missing thing, and our own failures are logged
+/// with the request id the page shows.
 pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
     let id = call.ctx.request_id;
     let pages = &call.web.pages;
-    match error {
+    let answer = Answer::of(error);
+    let response = match error {
         Error::RateLimited { retry_after } => {
             let minutes = retry_after.div_ceil(60);
             let wait = if *retry_after < 60 {
@@ -141,29 +145,23 @@ pub fn error_response(call: &Call<'_>, error: &Error) -> Response {
             } else {
                 format!("{minutes} minutes")
             };
-            pages
-                .error_page(
-                    429,
-                    &format!(
-                        "There have been too many attempts. Please wait {wait} and try again."
-                    ),
-                    id,
-                )
-                .with_unique_header("Retry-After", retry_after.to_string())
+            let text =
+                format!("There have been too many attempts. Please wait {wait} and try again.");
+            pages.error_page(answer.status, &text, id)
         }
         Error::NotFound => call.not_found(),
-        Error::Unavailable(_) => {
-            tracing::warn!("request failed id={id}: {error}");
-            let retry_after = error.retry_after().unwrap_or(1);
-            pages
-                .error_page(503, &sentence(&error.public_message()), id)
-                .with_unique_header("Retry-After", retry_after.to_string())
+        _ => {
+            if answer.is_internal() {
+                tracing::error!("request failed id={id}: {error}");
+            } else if answer.status >= 500 {
+                tracing::warn!("request failed id={id}: {error}");
+            }
+            pages.error_page(answer.status, &sentence(&error.public_message()), id)
         }
-        Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => {
-            tracing::error!("request failed id={id}: {error}");
-            pages.error_page(500, "Something went wrong on our side.", id)
-        }
-        other => pages.error_page(other.status(), &sentence(&other.public_message()), id),
+    };
+    match answer.retry_after {
+        Some(seconds) => response.with_unique_header("Retry-After", seconds.to_string()),
+        None => response,
     }
 }
 

@@ -21,6 +21,7 @@ use super::session;
 use crate::app::mail::Listing;
 use crate::error::Error;
 use crate::http::api::status_error;
+use crate::http::status;
 use crate::model::Mailbox;
 
 /// Polls per minute and session: a tab polls about 8 times a minute, so this leaves room for
@@ -89,6 +90,18 @@ fn matches(if_none_match: Option<&str>, tag: &str) -> bool {
     })
 }
 
+/// A poll the store could not answer, in JSON with the status (and `Retry-After`) every other
+/// answer to that error has.
+fn failed(error: &Error, request_id: &str) -> Response {
+    tracing::error!("live poll failed id={request_id}: {error}");
+    let answer = status::Answer::of(error);
+    let response = status_error(answer.status, "the mailbox cannot be read now", request_id);
+    match answer.retry_after {
+        Some(seconds) => response.with_unique_header("Retry-After", seconds.to_string()),
+        None => response,
+    }
+}
+
 pub fn poll(call: &Call<'_>) -> Response {
     let request_id = call.ctx.request_id;
     let mailbox = match call.request.get_param("box").as_deref() {
@@ -105,10 +118,7 @@ pub fn poll(call: &Call<'_>) -> Response {
     let (session, listing) = match app.live_listing(&secret, mailbox, PAGE_SIZE) {
         Ok(Some(found)) => found,
         Ok(None) => return refused(),
-        Err(error) => {
-            tracing::error!("live poll failed id={request_id}: {error}");
-            return status_error(error.status(), "the mailbox cannot be read now", request_id);
-        }
+        Err(error) => return failed(&error, request_id),
     };
     let key = format!("session:{:032x}", session.handle);
     if let Err(Error::RateLimited { retry_after }) = call.web.pages.live_throttle.attempt(&[key]) {
@@ -125,10 +135,7 @@ pub fn poll(call: &Call<'_>) -> Response {
     let (listing, messages) = match mailbox {
         Some(mailbox) => match app.listing_page(&session.username, mailbox, None, PAGE_SIZE) {
             Ok(found) => found,
-            Err(error) => {
-                tracing::error!("live poll failed id={request_id}: {error}");
-                return status_error(error.status(), "the mailbox cannot be read now", request_id);
-            }
+            Err(error) => return failed(&error, request_id),
         },
         None => (listing, Vec::new()),
     };

@@ -10,6 +10,7 @@ use super::listing_cache::PageKey;
 use super::session;
 use super::{Call, member, member_form, member_page, templates};
 use crate::app::mail::{MessageView, PageListing};
+use crate::http::status::Answer;
 use crate::model::{Mailbox, MessageId};
 
 pub const PAGE_SIZE: usize = 50;
@@ -155,7 +156,7 @@ pub fn send(call: &Call<'_>) -> Response {
         Err(error) => match forms::field_errors(&error) {
             Some(errors) => {
                 let values = context! { to => form.get("to"), title => form.get("title"), body => form.get("body") };
-                compose_page(call, &session, values, errors, error.status())
+                compose_page(call, &session, values, errors, Answer::of(&error).status)
             }
             None => forms::error_response(call, &error),
         },

@@ -2,7 +2,8 @@
 //! pages, and the [`Pages`] value (compiled templates and the strength meter's own rate limit)
 //! built once at start.
 //!
-//! Handlers are thin: decode the form, call one `app` function, render a template or redirect.
+//! Handlers are thin: decode the form, call one `app` use case (a page that shows several
+//! things reads each through `app`), render a template or redirect.
 //! This module never touches the store and never sets security headers (the dispatcher does).
 //! Sessions, cookies and CSRF live in `session`, form decoding and error mapping in `forms`.
 
@@ -203,7 +204,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
     {
         return response.with_unique_header(
             "Retry-After",
-            crate::error::UNAVAILABLE_RETRY_AFTER.to_string(),
+            crate::http::status::UNAVAILABLE_RETRY_AFTER.to_string(),
         );
     }
     response

@@ -7,8 +7,12 @@
 //! file that replaces the old one only after the trailer and a consistency check pass.
 //!
 //! `write.rs` streams a snapshot out, `read.rs` parses and verifies a dump line by line, and
-//! `restore.rs` builds a new database file from a verified stream.
+//! `restore.rs` builds a new database file from a verified stream. What a row of each kind
+//! looks like, and how it is checked and stored, is the kind's own (`store::kinds`); this
+//! module only frames the rows: the header, the order, the counts and the checksum.
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod proptests;
 mod read;
@@ -17,12 +21,9 @@ mod write;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use crate::error::Error;
 
-use super::records::{
-    DeletedRecord, EventRecord, MessageRecord, Sealed, SessionRecord, TokenRecord, UserRecord,
-};
-
+pub use super::kinds::Line;
 pub use read::read_dump;
 pub use restore::restore_into;
 pub use write::write_dump;
@@ -34,108 +35,12 @@ pub(super) const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Rows per restore transaction: bounds the memory of uncommitted pages.
 pub(super) const RESTORE_BATCH: usize = 20_000;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Line {
-    Header {
-        format: String,
-        version: u32,
-        schema_version: u64,
-        key_fingerprint: String,
-        created_at: String,
-    },
-    Meta {
-        key: String,
-        value: Sealed,
-    },
-    User {
-        username: String,
-        record: UserRecord,
-    },
-    Retired {
-        username: String,
-        deleted_at: i64,
-    },
-    PublicKey {
-        username: String,
-        key: Sealed,
-    },
-    Message {
-        id: String,
-        record: MessageRecord,
-    },
-    Body {
-        id: String,
-        body: Sealed,
-    },
-    Inbox {
-        user: String,
-        seq: u64,
-        id: String,
-        read: bool,
-    },
-    Sent {
-        user: String,
-        seq: u64,
-        id: String,
-    },
-    Unread {
-        user: String,
-        count: u64,
-    },
-    Deleted {
-        number: u64,
-        record: DeletedRecord,
-    },
-    Session {
-        hash: String,
-        record: SessionRecord,
-    },
-    UserSession {
-        user: String,
-        handle: String,
-        hash: String,
-    },
-    Token {
-        hash: String,
-        record: TokenRecord,
-    },
-    UserToken {
-        user: String,
-        handle: String,
-        hash: String,
-    },
-    Event {
-        number: u64,
-        record: EventRecord,
-    },
-    Trailer {
-        counts: BTreeMap<String, u64>,
-        sha256: String,
-    },
-}
-
-impl Line {
-    fn kind(&self) -> &'static str {
-        match self {
-            Line::Header { .. } => "header",
-            Line::Meta { .. } => "meta",
-            Line::User { .. } => "user",
-            Line::Retired { .. } => "retired",
-            Line::PublicKey { .. } => "public_key",
-            Line::Message { .. } => "message",
-            Line::Body { .. } => "body",
-            Line::Inbox { .. } => "inbox",
-            Line::Sent { .. } => "sent",
-            Line::Unread { .. } => "unread",
-            Line::Deleted { .. } => "deleted",
-            Line::Session { .. } => "session",
-            Line::UserSession { .. } => "user_session",
-            Line::Token { .. } => "token",
-            Line::UserToken { .. } => "user_token",
-            Line::Event { .. } => "event",
-            Line::Trailer { .. } => "trailer",
-        }
+/// A failure of the dump code's own file (the dump it writes, the file it restores into), the
+/// cause kept, so a full disk is told as one (and `restore` fails with nothing replaced).
+pub(super) fn file_error(context: String, cause: impl Into<Error>) -> Error {
+    match cause.into() {
+        Error::Store(error) => Error::Store(error.context(context)),
+        other => other,
     }
 }
 

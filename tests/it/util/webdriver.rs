@@ -1,6 +1,7 @@
 //! A minimal WebDriver client for the browser tests: starts `chromedriver` on a free port,
 //! opens one headless Chromium session, and speaks the W3C protocol as raw HTTP/JSON over the
-//! test's own HTTP client. Only the commands the tests use are here.
+//! test's own HTTP client. Only the commands the tests use are here, and `Console`, which
+//! gathers the browser's console entries page by page.
 //!
 //! Missing browser or driver is a test failure with a clear message, never a skip: CI installs
 //! Debian's `chromium` and `chromium-driver`.
@@ -20,6 +21,14 @@ use super::wait_until;
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// WebDriver's codes for the keys that are not characters.
+pub mod keys {
+    pub const TAB: char = '\u{E004}';
+    pub const ENTER: char = '\u{E007}';
+    pub const SHIFT: char = '\u{E008}';
+    pub const SPACE: char = ' ';
+}
 
 /// A running chromedriver with one browser session.
 pub struct Driver {
@@ -267,14 +276,9 @@ impl Driver {
     /// The viewport size in CSS pixels, set through Chrome's device emulation so phone widths
     /// below the minimum window width work too.
     pub fn viewport(&self, width: u32, height: u32, mobile: bool) {
-        self.command(
-            "POST",
-            "/goog/cdp/execute",
-            Some(
-                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile
-                }}),
-            ),
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
         );
     }
 
@@ -286,6 +290,109 @@ impl Driver {
             .decode(data.as_str().expect("base64 PNG"))
             .expect("PNG");
         std::fs::write(path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page and returns its
+    /// value. The automation runs it through the DevTools protocol, outside the page's CSP.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Like `execute`, but `None` when the page cannot run it (it is being replaced).
+    pub fn try_execute(&self, script: &str, args: Value) -> Option<Value> {
+        self.try_command(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Like `execute`, for a script that answers by calling its last argument.
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// One Chrome DevTools command, through chromedriver.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+    }
+
+    /// Emulates the user's colour-scheme and motion preferences for the media queries.
+    pub fn emulate_preferences(&self, dark: bool, reduced_motion: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        let motion = if reduced_motion {
+            "reduce"
+        } else {
+            "no-preference"
+        };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [
+                {"name": "prefers-color-scheme", "value": scheme},
+                {"name": "prefers-reduced-motion", "value": motion}
+            ]}),
+        );
+    }
+
+    /// Presses keys as a keyboard does, into whatever has focus: each character of `keys` is
+    /// pressed and released in turn (WebDriver key codes such as `keys::TAB` included).
+    pub fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for key in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": key.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": key.to_string()}));
+        }
+        self.perform_keys(actions);
+    }
+
+    /// Shift+Tab: one step back in the focus order.
+    pub fn press_shift_tab(&self) {
+        let (shift, tab) = (keys::SHIFT.to_string(), keys::TAB.to_string());
+        self.perform_keys(vec![
+            json!({"type": "keyDown", "value": shift}),
+            json!({"type": "keyDown", "value": tab}),
+            json!({"type": "keyUp", "value": tab}),
+            json!({"type": "keyUp", "value": shift}),
+        ]);
+    }
+
+    fn perform_keys(&self, actions: Vec<Value>) {
+        self.command(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+        self.command("DELETE", "/actions", None);
+    }
+
+    /// Waits (bounded) until the current document has finished loading.
+    pub fn wait_ready(&self) {
+        let ready = wait_until(Duration::from_secs(10), || {
+            let state = self.try_execute("return document.readyState", json!([]))?;
+            (state == "complete").then_some(())
+        });
+        assert!(
+            ready.is_some(),
+            "{} never finished loading",
+            self.current_url()
+        );
+    }
+
+    /// Forgets every cookie of the current site, as a browser whose session ended.
+    pub fn delete_cookies(&self) {
+        self.command("DELETE", "/cookie", None);
     }
 
     /// The browser console entries since the last call, as (level, message).
@@ -305,6 +412,39 @@ impl Driver {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// Console entries of every page visited, with the page they came from.
+#[derive(Default)]
+pub struct Console {
+    pub entries: Vec<(String, String, String)>,
+}
+
+impl Console {
+    /// Takes the entries the current page logged since the last call.
+    pub fn collect(&mut self, driver: &Driver) {
+        let url = driver.current_url();
+        for (level, message) in driver.console_logs() {
+            self.entries.push((url.clone(), level, message));
+        }
+    }
+
+    /// The entries in which Chromium reports a Content Security Policy violation.
+    pub fn csp_violations(&self) -> Vec<&(String, String, String)> {
+        self.entries
+            .iter()
+            .filter(|(_, _, m)| m.contains("Content Security Policy") || m.contains("Refused to"))
+            .collect()
+    }
+
+    /// Fails on any entry in which Chromium reports a Content Security Policy violation.
+    pub fn assert_no_csp_violation(&self) {
+        let violations = self.csp_violations();
+        assert!(
+            violations.is_empty(),
+            "CSP violations in the console: {violations:#?}"
+        );
     }
 }
 
