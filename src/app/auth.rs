@@ -53,6 +53,13 @@ pub struct CredentialInfo {
     pub current: bool,
 }
 
+/// Whether a request counts as the member being active (it refreshes the idle timeout).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    Member,
+    Background,
+}
+
 fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
@@ -220,6 +227,27 @@ impl App {
         secret: &str,
         also: impl FnOnce(&Rx, &Username) -> Result<R>,
     ) -> Result<Option<(Session, R)>> {
+        self.session_lookup(secret, Activity::Member, also)
+    }
+
+    /// [`App::session_with`] for a request the browser makes by itself (the live poll): the
+    /// session must be live, but the request is not the member's activity, so it never moves
+    /// `last_seen` and an open tab does not keep a session past its idle timeout. It writes
+    /// nothing, not even the removal of an expired session (housekeeping does that).
+    pub(crate) fn session_without_activity<R>(
+        &self,
+        secret: &str,
+        also: impl FnOnce(&Rx, &Username) -> Result<R>,
+    ) -> Result<Option<(Session, R)>> {
+        self.session_lookup(secret, Activity::Background, also)
+    }
+
+    fn session_lookup<R>(
+        &self,
+        secret: &str,
+        activity: Activity,
+        also: impl FnOnce(&Rx, &Username) -> Result<R>,
+    ) -> Result<Option<(Session, R)>> {
         let hash = sha256(secret.as_bytes());
         let now = Timestamp::now().0;
         let idle_after = secs(self.settings.session_idle);
@@ -241,6 +269,9 @@ impl App {
         let Some((record, extra)) = found else {
             return Ok(None);
         };
+        if expired(&record) && activity == Activity::Background {
+            return Ok(None);
+        }
         if expired(&record) {
             self.store
                 .write(move |tx| tx.remove_credential::<SessionRecord>(&hash).map(drop))?;
@@ -249,7 +280,9 @@ impl App {
         let Some((username, extra)) = extra else {
             return Ok(None);
         };
-        if now - record.last_seen >= secs(self.settings.touch_interval) {
+        if activity == Activity::Member
+            && now - record.last_seen >= secs(self.settings.touch_interval)
+        {
             self.store.write(move |tx| {
                 // The session may have been ended since it was read: never bring it back.
                 if let Some(mut current) = tx.credential::<SessionRecord>(&hash)? {
@@ -454,13 +487,17 @@ mod tests {
     use crate::store::Store;
 
     fn app_with_token_ttl(dir: &std::path::Path, token_ttl: Duration) -> App {
-        std::fs::create_dir_all(dir).expect("data dir");
-        let store = Store::open(dir).expect("store");
-        let key = DataKey::generate().expect("key");
         let settings = super::super::Settings {
             token_ttl,
             ..super::super::Settings::default()
         };
+        app_with(dir, settings)
+    }
+
+    fn app_with(dir: &std::path::Path, settings: super::super::Settings) -> App {
+        std::fs::create_dir_all(dir).expect("data dir");
+        let store = Store::open(dir).expect("store");
+        let key = DataKey::generate().expect("key");
         let app = App::new(store, key, PasswordHasher::new(15), settings).expect("app");
         // A token is only issued to an account that exists (checked in its transaction).
         let record = UserRecord {
@@ -503,5 +540,65 @@ mod tests {
         let expired = app_with_token_ttl(&dir.path().join("expired"), Duration::ZERO);
         let (token, _) = expired.issue_token(&alice, &client()).expect("issued");
         assert_eq!(expired.token_user(&token).expect("read"), None);
+    }
+
+    /// Alice's session under `secret`, last seen `idle_for` seconds ago.
+    fn put_session(app: &App, secret: &str, idle_for: i64) -> [u8; 32] {
+        let hash = sha256(secret.as_bytes());
+        let now = Timestamp::now().0;
+        let record = SessionRecord {
+            username: "alice".into(),
+            handle: 7,
+            created_at: now - idle_for,
+            last_seen: now - idle_for,
+            ip: "127.0.0.1".into(),
+            user_agent: String::new(),
+        };
+        app.store
+            .write(move |tx| tx.put_credential(&hash, &record))
+            .expect("session");
+        hash
+    }
+
+    fn last_seen(app: &App, hash: &[u8; 32]) -> Option<i64> {
+        app.store
+            .read(|rx| rx.credential::<SessionRecord>(hash))
+            .expect("read")
+            .map(|r| r.last_seen)
+    }
+
+    /// The live poll runs from an open tab without the member doing anything, so it must not
+    /// keep a session alive: it never moves `last_seen`, and an idle session stays ended for it.
+    #[test]
+    fn a_background_poll_is_not_activity_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = super::super::Settings {
+            touch_interval: Duration::ZERO,
+            session_idle: Duration::from_secs(600),
+            ..super::super::Settings::default()
+        };
+        let app = app_with(dir.path(), settings);
+        let hash = put_session(&app, "secret-of-a-live-session", 300);
+        let before = last_seen(&app, &hash).expect("stored");
+        let polled = app
+            .live_listing("secret-of-a-live-session", None, 50)
+            .expect("poll");
+        assert!(polled.is_some(), "a live session may poll");
+        assert_eq!(last_seen(&app, &hash), Some(before), "the poll touched it");
+        app.session("secret-of-a-live-session").expect("page");
+        assert!(
+            last_seen(&app, &hash) > Some(before),
+            "a page view is activity"
+        );
+
+        let idle = put_session(&app, "secret-of-an-idle-session", 601);
+        let polled = app
+            .live_listing("secret-of-an-idle-session", None, 50)
+            .expect("poll");
+        assert!(polled.is_none(), "an idle session does not poll");
+        assert!(
+            last_seen(&app, &idle).is_some(),
+            "and the poll wrote nothing"
+        );
     }
 }

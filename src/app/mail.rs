@@ -275,6 +275,26 @@ impl App {
         })
     }
 
+    /// For the live poll: the session behind `secret` without counting the request as the
+    /// member's activity (see [`App::session_without_activity`]), and from the same snapshot
+    /// the listing of the newest page of `mailbox`, or with no mailbox only the unread count
+    /// (an empty listing). `None` when the session is not live.
+    pub fn live_listing(
+        &self,
+        secret: &str,
+        mailbox: Option<Mailbox>,
+        limit: usize,
+    ) -> Result<Option<(Session, Listing)>> {
+        self.session_without_activity(secret, |rx, user| match mailbox {
+            Some(mailbox) => read_listing(rx, user, mailbox, None, limit),
+            None => Ok(Listing {
+                positions: Vec::new(),
+                more: false,
+                unread: rx.unread_count(user.as_str())?,
+            }),
+        })
+    }
+
     /// A listing page with its messages opened, and its [`Listing`], from one snapshot.
     pub fn listing_page(
         &self,

@@ -132,8 +132,7 @@ impl server::Service for Web {
     }
 
     fn log_exchange(&self, exchange: &server::Exchange<'_>) {
-        tracing::info!(
-            target: "access",
+        let line = format!(
             "{} {} {} {} {}B {}ms id={}",
             exchange.remote.ip(),
             exchange.method,
@@ -143,6 +142,13 @@ impl server::Service for Web {
             exchange.elapsed.as_millis(),
             exchange.request_id
         );
+        // Every open tab polls /live every few seconds: a thousand tabs would write a hundred
+        // lines a second that say nothing, so an answered poll is logged only at debug level.
+        if exchange.path == "/live" && matches!(exchange.status, 200 | 304) {
+            tracing::debug!(target: "access", "{line}");
+        } else {
+            tracing::info!(target: "access", "{line}");
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod api;
 mod boundaries;
 mod browser;
 mod browser_a11y;
+mod browser_live;
 mod browser_search;
 mod foundation;
 mod http_core;

@@ -60,13 +60,17 @@ impl Outcome {
 
     /// The exact `q` quantile (0..=1) in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((q * self.latencies_us.len() as f64).ceil() as usize)
-            .clamp(1, self.latencies_us.len());
-        f64::from(self.latencies_us[rank - 1]) / 1000.0
+        quantile_ms(&self.latencies_us, q)
     }
+}
+
+/// The exact `q` quantile (0..=1), in milliseconds, of latencies in microseconds, sorted.
+pub fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
+    f64::from(sorted_us[rank - 1]) / 1000.0
 }
 
 struct Worker {

@@ -64,7 +64,7 @@ fn credential(info: &CredentialInfo) -> Value {
         created_at => info.created_at.0,
         last => info.last_seen_or_expiry.0,
         ip => info.ip.as_str(),
-        user_agent => info.user_agent.as_str(),
+        device => crate::app::user_agent::describe(&info.user_agent),
         current => info.current,
     }
 }

@@ -92,6 +92,13 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         next_cursor,
         older_page => before.is_some(),
         notice => key.notice,
+        // Only the newest page follows the mailbox live; an older page keeps its rows.
+        live_box => if before.is_none() { mailbox.as_str() } else { "" },
+        live_etag => if before.is_none() {
+            super::live::etag(session.username.as_str(), Some(mailbox), &listing)
+        } else {
+            super::live::unread_etag(session.username.as_str(), listing.unread)
+        },
         ..templates::member_context_with(&session, mailbox.as_str(), listing.unread, listings.marker())
     };
     match call.web.pages.templates.render("mailbox.html", ctx) {

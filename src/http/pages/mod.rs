@@ -11,6 +11,7 @@ mod account;
 mod auth_pages;
 pub(crate) mod forms;
 mod listing_cache;
+mod live;
 mod mail_pages;
 mod meter;
 mod search_page;
@@ -30,6 +31,8 @@ pub struct Pages {
     /// The strength meter's per-IP limit, kept apart from the login limits so typing a
     /// password never locks anyone out of signing in.
     meter_throttle: Throttle,
+    /// The live poll's per-session limit (`live::PER_MINUTE`).
+    live_throttle: Throttle,
     /// Rendered inbox and sent pages, reused while their listing is unchanged.
     listings: listing_cache::ListingCache,
 }
@@ -40,9 +43,14 @@ impl Pages {
             attempts_per_minute: meter::PER_MINUTE,
             ..ThrottleSettings::default()
         });
+        let live_throttle = Throttle::new(ThrottleSettings {
+            attempts_per_minute: live::PER_MINUTE,
+            ..ThrottleSettings::default()
+        });
         Ok(Pages {
             templates: templates::Templates::new()?,
             meter_throttle,
+            live_throttle,
             listings: listing_cache::ListingCache::new()?,
         })
     }
@@ -100,6 +108,7 @@ enum Route {
     Account,
     AccountAction(account::Action),
     Strength,
+    Live,
 }
 
 impl Route {
@@ -117,6 +126,7 @@ impl Route {
             "/search" => Route::Search,
             "/account" => Route::Account,
             "/password-strength" => Route::Strength,
+            "/live" => Route::Live,
             _ => {
                 if let Some(rest) = path.strip_prefix("/account/") {
                     return account::Action::parse(rest).map(Route::AccountAction);
@@ -142,7 +152,8 @@ impl Route {
             | Route::Compose
             | Route::Message(_)
             | Route::Search
-            | Route::Account => GET,
+            | Route::Account
+            | Route::Live => GET,
             Route::Logout | Route::Send | Route::AccountAction(_) | Route::Strength => POST,
             Route::Login | Route::Register | Route::Reset | Route::Delete(_) => BOTH,
         }
@@ -187,6 +198,7 @@ pub fn handle(web: &Web, request: &Request, ctx: &Ctx<'_>) -> Response {
         Route::Account => account::page(&call),
         Route::AccountAction(action) => account::post(&call, action),
         Route::Strength => meter::strength(&call),
+        Route::Live => live::poll(&call),
     };
     // A form shown again because storage failed says when to retry, like the error page does.
     if response.status_code == 503

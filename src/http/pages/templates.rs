@@ -135,9 +135,13 @@ pub fn member_context(call: &Call<'_>, session: &Session, active: &str) -> Value
     member_context_with(session, active, unread, &session.csrf)
 }
 
-/// [`member_context`] with the unread count already read and the token to print given.
+/// [`member_context`] with the unread count already read and the token to print given. A page
+/// that shows a mailbox sets its own `live_box` and `live_etag` (see `live`); every other page
+/// polls the unread count alone.
 pub fn member_context_with(session: &Session, active: &str, unread: u64, csrf: &str) -> Value {
-    context! { user => session.username.as_str(), unread, csrf, active }
+    let user = session.username.as_str();
+    let live_etag = super::live::unread_etag(user, unread);
+    context! { user, unread, csrf, active, live_box => "", live_etag }
 }
 
 /// `text` escaped for HTML, with each character of [`is_deceptive_char`] replaced by a marker

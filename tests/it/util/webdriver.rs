@@ -71,6 +71,12 @@ impl Driver {
     /// Starts chromedriver and a headless Chromium session; fails the test with a clear message
     /// when either program is missing.
     pub fn start() -> Driver {
+        Self::start_with_env(&[])
+    }
+
+    /// [`Driver::start`] with extra environment variables for chromedriver and the browser it
+    /// starts (e.g. `TZ`, to run the browser in another time zone).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Driver {
         for program in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(program).exists(),
@@ -81,6 +87,7 @@ impl Driver {
         let port = free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -203,7 +203,7 @@ fn account_page_changes_password_and_question_and_manages_sessions_and_tokens() 
     let mut elsewhere = web::login(addr, "alice", PASSWORD);
 
     let page = text(&here.get("/account"));
-    assert!(page.contains("This browser"));
+    assert!(page.contains("this device"));
     assert_eq!(
         page.matches("<li class=\"credential").count(),
         2,

@@ -4,11 +4,13 @@
 
 mod accounts;
 mod attacks;
+mod live;
 mod lockout;
 mod mail;
 mod meter;
 mod pin;
 mod search;
+mod sessions;
 mod unicode;
 
 use crate::util::client::{self, Response};
