@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::util::api;
-use crate::util::webdriver::Driver;
+use crate::util::webdriver::{Driver, csp_violations};
 use crate::util::{Server, wait_until};
 
 /// How soon new mail must show on an open page.
@@ -42,16 +42,6 @@ fn wait_for(
 ) -> String {
     wait_until(limit, || Some(probe()).filter(|v| check(v)))
         .unwrap_or_else(|| panic!("{what} never came; last: {:?}", probe()))
-}
-
-/// Console lines of the current page that report a blocked script, style or connection.
-fn csp_violations(driver: &Driver) -> Vec<String> {
-    driver
-        .console_logs()
-        .into_iter()
-        .map(|(_, message)| message)
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Refused to"))
-        .collect()
 }
 
 fn badge(driver: &Driver) -> String {

@@ -5,17 +5,7 @@
 
 use crate::util::Server;
 use crate::util::api;
-use crate::util::webdriver::Driver;
-
-/// The console entries of the current page that report a Content Security Policy violation.
-fn csp_violations(driver: &Driver) -> Vec<String> {
-    driver
-        .console_logs()
-        .into_iter()
-        .map(|(_, message)| message)
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Refused to"))
-        .collect()
-}
+use crate::util::webdriver::{Driver, csp_violations};
 
 /// Types `words` into the navigation's search box and submits it; the results page's URL.
 fn search_from_nav(driver: &Driver, words: &str) -> String {

@@ -415,6 +415,22 @@ impl Driver {
     }
 }
 
+/// Whether a console message is Chromium reporting a blocked script, style or connection.
+pub fn is_csp_report(message: &str) -> bool {
+    message.contains("Content Security Policy") || message.contains("Refused to")
+}
+
+/// The console messages of the current page, since the last read, that report a Content
+/// Security Policy violation.
+pub fn csp_violations(driver: &Driver) -> Vec<String> {
+    driver
+        .console_logs()
+        .into_iter()
+        .map(|(_, message)| message)
+        .filter(|m| is_csp_report(m))
+        .collect()
+}
+
 /// Console entries of every page visited, with the page they came from.
 #[derive(Default)]
 pub struct Console {
@@ -434,7 +450,7 @@ impl Console {
     pub fn csp_violations(&self) -> Vec<&(String, String, String)> {
         self.entries
             .iter()
-            .filter(|(_, _, m)| m.contains("Content Security Policy") || m.contains("Refused to"))
+            .filter(|(_, _, m)| is_csp_report(m))
             .collect()
     }
 
