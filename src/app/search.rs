@@ -76,22 +76,30 @@ impl SearchQuery {
     }
 }
 
-/// `text` as searches compare it: lower-cased, with a final sigma as any other sigma.
-/// `str::to_lowercase` picks `ς` or `σ` by its place in a word, `char::to_lowercase` (which
-/// marking uses, to map each folded byte back to its character) always `σ`; both fold alike
-/// this way, whatever the query's spelling. (`ς` and `σ` are both two bytes.)
+/// `text` as searches compare it: lower-cased, a final sigma as any other sigma, and each
+/// character in its canonical decomposition, so a letter typed as one character (`Ü`) and the
+/// same letter stored as a base and a combining mark (`U` + U+0308) compare alike. It folds
+/// character by character, exactly as [`push_folded`] does, so that marking can map each
+/// folded byte back to the character it came from. (`str::to_lowercase` would pick `ς` or `σ`
+/// by a sigma's place in a word; folding one character at a time always gives `σ`.)
 fn fold(text: &str) -> String {
-    let lowered = text.to_lowercase();
-    if lowered.contains('ς') {
-        lowered.replace('ς', "σ")
-    } else {
-        lowered
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
     }
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_folded(c, &mut folded);
+    }
+    folded
 }
 
-/// One character folded as [`fold`] folds it within a text.
-fn fold_char(c: char) -> impl Iterator<Item = char> {
-    c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l })
+/// Appends one character folded as [`fold`] folds it within a text: lower-cased, then
+/// decomposed.
+fn push_folded(c: char, out: &mut String) {
+    for lower in c.to_lowercase() {
+        let lower = if lower == 'ς' { 'σ' } else { lower };
+        unicode_normalization::char::decompose_canonical(lower, |part| out.push(part));
+    }
 }
 
 /// What separates words: Unicode whitespace, and the few characters that other regular
@@ -282,7 +290,7 @@ fn match_ranges(text: &str, query: &SearchQuery) -> Vec<(usize, usize)> {
     // For each byte of `lowered`: the start and end, in `text`, of the character it came from.
     let mut origin: Vec<(usize, usize)> = Vec::with_capacity(text.len());
     for (at, c) in text.char_indices() {
-        lowered.extend(fold_char(c));
+        push_folded(c, &mut lowered);
         origin.resize(lowered.len(), (at, at + c.len_utf8()));
     }
     let mut ranges: Vec<(usize, usize)> = Vec::new();
@@ -425,6 +433,19 @@ mod tests {
         assert_eq!(marked("οδος", "ΟΔΟΣ οδοσ"), "[ΟΔΟΣ] [οδοσ]");
         assert!(query("ΟΔΟΣ").matches(&fold("Η οδος"), ""));
         assert!(query("οδος").matches(&fold("Η ΟΔΟΣ"), ""));
+    }
+
+    #[test]
+    fn composed_and_decomposed_accents_find_each_other() {
+        let composed = "\u{dc}berweisung"; // Ü as one character
+        let decomposed = "U\u{308}berweisung"; // U and a combining diaeresis
+        assert!(query(composed).matches(&fold(decomposed), ""));
+        assert!(query(decomposed).matches(&fold(composed), ""));
+        // The mark covers the whole decomposed letter, combining mark included.
+        assert_eq!(
+            marked(composed, &format!("x {decomposed} y")),
+            format!("x [{decomposed}] y")
+        );
     }
 
     #[test]
