@@ -148,7 +148,7 @@ const RAW: &str = r#"use redb::Database; "quoted""#;
 const QUOTE: char = '"'; // a quote that must not open a string: use redb::X;
 const ESCAPED: char = '\''; fn keep<'a>(x: &'a str) -> &'a str { x }
 use redb::Database;
-fn answer() -> crate::http::Response { todo!() }
+fn answer() -> crate::http::Response { respond() }
 use crate::{model::Username, http::{server, pages}};
 use super::super::commands;
 use super::app_local;
