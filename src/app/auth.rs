@@ -2,7 +2,8 @@
 //! of `app::device` deciding which key an attempt counts under), server-side browser sessions
 //! (new secret at every login, idle and absolute timeouts), the CSRF tokens of every form
 //! (signed-in ones derived from the session, anonymous ones from a double-submit cookie: CSRF
-//! is decided here alone), and API bearer tokens that live one hour.
+//! is decided here alone), and the housekeeping that ends expired sessions and tokens. API
+//! bearer tokens themselves are made and checked in `app::tokens`.
 //!
 //! Secrets are handed to the client once and stored only as their SHA-256.
 
@@ -60,7 +61,7 @@ enum Activity {
     Background,
 }
 
-fn secs(duration: Duration) -> i64 {
+pub(super) fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -68,7 +69,11 @@ fn secs(duration: Duration) -> i64 {
 /// there and not locked, and (after a password check) its password is still the one verified.
 /// Without it, a lock, a deletion or a password change committed while the password was being
 /// hashed would be followed by a fresh sign-in that it was meant to prevent.
-fn may_sign_in(tx: &Tx<'_>, username: &Username, verified_phc: Option<&str>) -> Result<()> {
+pub(super) fn may_sign_in(
+    tx: &Tx<'_>,
+    username: &Username,
+    verified_phc: Option<&str>,
+) -> Result<()> {
     let record = tx.user(username)?.ok_or(Error::Unauthenticated)?;
     // Without a password check (a signed-in member) only the lock decides.
     let verified_phc = verified_phc.unwrap_or(&record.password_phc);
@@ -345,124 +350,6 @@ impl App {
         let keep = session.hash;
         self.store
             .write(move |tx| tx.remove_credentials_of::<SessionRecord>(&user, Some(&keep)))
-    }
-
-    /// Creates an API token after a password check (HTTP Basic, with the client's device token
-    /// if it has one); returns it, its expiry and a new device token.
-    pub fn create_token(
-        &self,
-        username: &str,
-        password: &str,
-        client: &Client,
-        device_token: Option<&str>,
-    ) -> Result<(String, Timestamp, String)> {
-        let (username, verified) = self.check_password(username, password, client, device_token)?;
-        let device_token = self.issue_device_token(&username)?;
-        let (token, expires_at) =
-            self.issue_token_as(&username, client, Some(verified.password_phc))?;
-        Ok((token, expires_at, device_token))
-    }
-
-    /// Creates an API token for an already signed-in user (the account page).
-    pub fn issue_token(&self, username: &Username, client: &Client) -> Result<(String, Timestamp)> {
-        self.issue_token_as(username, client, None)
-    }
-
-    fn issue_token_as(
-        &self,
-        username: &Username,
-        client: &Client,
-        verified_phc: Option<String>,
-    ) -> Result<(String, Timestamp)> {
-        let secret = new_secret()?;
-        let hash = sha256(secret.as_bytes());
-        let now = Timestamp::now().0;
-        let expires_at = now + secs(self.settings.token_ttl);
-        let record = TokenRecord {
-            username: username.as_str().to_string(),
-            handle: random_u128()?,
-            created_at: now,
-            expires_at,
-        };
-        let event = security_event(
-            event::TOKEN_CREATED,
-            Some(username.as_str()),
-            Some(client.ip),
-            "",
-        );
-        let who = username.clone();
-        self.store.write(move |tx| {
-            may_sign_in(tx, &who, verified_phc.as_deref())?;
-            tx.put_credential(&hash, &record)?;
-            tx.record_event(&event)
-        })?;
-        Ok((secret, Timestamp(expires_at)))
-    }
-
-    /// The user behind a bearer token, if it is live. Returns the token's hash too, for revoking.
-    pub fn token_user(&self, token: &str) -> Result<Option<(Username, [u8; 32])>> {
-        let hash = sha256(token.as_bytes());
-        let Some(record) = self.store.read(|rx| rx.credential::<TokenRecord>(&hash))? else {
-            return Ok(None);
-        };
-        if Timestamp::now().0 >= record.expires_at {
-            return Ok(None);
-        }
-        Ok(Username::parse(&record.username).ok().map(|u| (u, hash)))
-    }
-
-    pub fn revoke_token(&self, username: &Username, hash: [u8; 32], client: &Client) -> Result<()> {
-        let event = security_event(
-            event::TOKEN_REVOKED,
-            Some(username.as_str()),
-            Some(client.ip),
-            "",
-        );
-        self.store.write(move |tx| {
-            tx.remove_credential::<TokenRecord>(&hash)?;
-            tx.record_event(&event)
-        })
-    }
-
-    pub fn revoke_token_by_handle(
-        &self,
-        username: &Username,
-        handle: u128,
-        client: &Client,
-    ) -> Result<()> {
-        let user = username.as_str().to_string();
-        let event = security_event(
-            event::TOKEN_REVOKED,
-            Some(username.as_str()),
-            Some(client.ip),
-            "",
-        );
-        self.store.write(move |tx| {
-            if !tx.remove_credential_by_handle::<TokenRecord>(&user, handle)? {
-                return Err(Error::NotFound);
-            }
-            tx.record_event(&event)
-        })
-    }
-
-    /// The user's live API tokens.
-    pub fn tokens_of(&self, username: &Username) -> Result<Vec<CredentialInfo>> {
-        let now = Timestamp::now().0;
-        let found = self
-            .store
-            .read(|rx| rx.credentials_of::<TokenRecord>(username.as_str()))?;
-        Ok(found
-            .into_iter()
-            .filter(|(_, r)| r.expires_at > now)
-            .map(|(_, r)| CredentialInfo {
-                handle: r.handle,
-                created_at: Timestamp(r.created_at),
-                last_seen_or_expiry: Timestamp(r.expires_at),
-                ip: String::new(),
-                user_agent: String::new(),
-                current: false,
-            })
-            .collect())
     }
 
     /// Ends expired sessions and tokens (housekeeping).

@@ -14,6 +14,7 @@ pub mod password;
 pub mod pin;
 pub mod search;
 pub mod throttle;
+pub mod tokens;
 pub mod user_agent;
 
 use std::net::IpAddr;
