@@ -27,6 +27,12 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
+    /// The database: absent for the embedded one in the data directory, or
+    /// `postgres://USER@HOST:PORT/DB?sslmode=verify-full` for a PostgreSQL database shared by
+    /// several servers (the password from the URL, PGPASSWORD or PGPASSFILE).
+    #[arg(long, global = true, env = "MESSAGES_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -331,6 +331,18 @@ impl App {
         self.store.read(|rx| rx.events_since(since.0))
     }
 
+    /// One round of housekeeping: ends expired sessions and tokens, drops what is past its
+    /// retention. With several servers on one database only one of them does it at a time;
+    /// false when another had the turn.
+    pub fn housekeeping(&self, deleted_keep_days: u64, audit_keep_days: u64) -> Result<bool> {
+        let done = self.store.alone(|| {
+            self.purge_expired()?;
+            self.throttle.purge()?;
+            self.purge_retained(deleted_keep_days, audit_keep_days)
+        })?;
+        Ok(done.is_some())
+    }
+
     /// Drops deleted-log entries and events older than their retention (housekeeping).
     pub fn purge_retained(
         &self,

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod password;
 pub mod pin;
 pub mod search;
+mod shared;
 pub mod throttle;
 pub mod tokens;
 pub mod user_agent;
@@ -110,8 +111,9 @@ impl App {
         settings: Settings,
     ) -> Result<Self> {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
-        let throttle = throttle::Throttle::new(settings.throttle.clone());
-        let pin_guard = pin::PinGuard::new(settings.throttle.max_wrong_pins_per_hour);
+        let throttle = throttle::Throttle::stored(settings.throttle.clone(), store.clone());
+        let pin_guard =
+            pin::PinGuard::stored(settings.throttle.max_wrong_pins_per_hour, store.clone());
         let search_throttle = throttle::Throttle::new(throttle::ThrottleSettings {
             attempts_per_minute: search::SEARCHES_PER_MINUTE,
             ..throttle::ThrottleSettings::default()

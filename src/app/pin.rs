@@ -3,14 +3,16 @@
 //! is compared with the stored one, and the ceiling on wrong PINs across all IP addresses that
 //! pauses registration.
 //!
-//! The pause is kept in memory, like the throttle, and tied to the stored PIN it counted
+//! The count and the pause are kept in the database, like the sign-in throttle (`app::shared`),
+//! so every server of a fleet shares one ceiling; they are tied to the stored PIN they counted
 //! against: a new PIN (`messages pin set`, usually from another process while the server runs)
 //! is seen on the next registration attempt, starts the count afresh and lifts the pause.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::shared::{Shared, now_ms};
 use super::throttle::FailureOutcome;
 use super::{App, Client, event, security_event};
 use crate::crypto::{CryptoError, ct_eq, random_bytes, sha256};
@@ -60,14 +62,15 @@ fn identity(stored: Option<&StoredPin>) -> [u8; 32] {
 /// The ceiling on wrong PINs across all IPs.
 pub struct PinGuard {
     max_per_hour: u32,
-    state: Mutex<GuardState>,
+    state: Shared,
 }
 
-#[derive(Default)]
+/// The ceiling's state; times are wall-clock milliseconds.
+#[derive(Default, Serialize, Deserialize)]
 struct GuardState {
     pin: [u8; 32],
-    wrong: VecDeque<Instant>,
-    paused_until: Option<Instant>,
+    wrong: Vec<i64>,
+    paused_until: Option<i64>,
 }
 
 impl GuardState {
@@ -81,23 +84,43 @@ impl GuardState {
         }
         self
     }
+
+    /// Never dropped by housekeeping: one state, whatever the traffic.
+    fn is_stale(&self) -> bool {
+        false
+    }
 }
 
+const KEY: &str = "ceiling";
+const HOUR_MS: i64 = HOUR.as_millis() as i64;
+
 impl PinGuard {
+    /// A ceiling counted in this process's memory (for tests of its rule).
     pub fn new(max_per_hour: u32) -> Self {
         PinGuard {
             max_per_hour,
-            state: Mutex::new(GuardState::default()),
+            state: Shared::memory(),
+        }
+    }
+
+    /// A ceiling counted in the database, shared by every server on it.
+    pub fn stored(max_per_hour: u32, store: crate::store::Store) -> Self {
+        PinGuard {
+            max_per_hour,
+            state: Shared::Stored {
+                store,
+                namespace: "pin",
+            },
         }
     }
 
     /// Refuses (429) while registration is paused for this PIN.
     fn check(&self, pin: &[u8; 32]) -> Result<()> {
-        let now = Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match state.for_pin(pin).paused_until {
+        let now = now_ms();
+        let mut states: Vec<GuardState> = self.state.read(&[KEY.to_string()])?;
+        match states[0].for_pin(pin).paused_until {
             Some(until) if until > now => Err(Error::RateLimited {
-                retry_after: (until - now).as_secs().max(1),
+                retry_after: ((until - now) as u64).div_ceil(1000).max(1),
             }),
             _ => Ok(()),
         }
@@ -105,24 +128,24 @@ impl PinGuard {
 
     /// Counts a wrong PIN; returns true when this one reaches the ceiling and pauses
     /// registration for an hour.
-    fn wrong(&self, pin: &[u8; 32]) -> bool {
-        let now = Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let state = state.for_pin(pin);
-        while state
-            .wrong
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= HOUR)
-        {
-            state.wrong.pop_front();
-        }
-        state.wrong.push_back(now);
-        if state.wrong.len() < self.max_per_hour as usize {
-            return false;
-        }
-        state.wrong.clear();
-        state.paused_until = Some(now + HOUR);
-        true
+    fn wrong(&self, pin: &[u8; 32]) -> Result<bool> {
+        let (pin, max) = (*pin, self.max_per_hour as usize);
+        self.state.update(
+            &[KEY.to_string()],
+            move |states: &mut [GuardState]| {
+                let now = now_ms();
+                let state = states[0].for_pin(&pin);
+                state.wrong.retain(|t| now - *t < HOUR_MS && *t <= now);
+                state.wrong.push(now);
+                if state.wrong.len() < max {
+                    return Ok(false);
+                }
+                state.wrong.clear();
+                state.paused_until = Some(now + HOUR_MS);
+                Ok(true)
+            },
+            GuardState::is_stale,
+        )
     }
 }
 
@@ -167,7 +190,7 @@ impl App {
                 events.push(security_event(event::LOCKOUT, who, ip, detail));
             }
         }
-        if self.pin_guard.wrong(&gate.identity) {
+        if self.pin_guard.wrong(&gate.identity)? {
             let detail = format!(
                 "wrong_pins={} seconds={} until a new PIN is set",
                 self.pin_guard.max_per_hour,
@@ -229,14 +252,14 @@ mod tests {
     fn the_ceiling_pauses_until_the_pin_changes() {
         let guard = PinGuard::new(3);
         let (old, new) = ([1; 32], [2; 32]);
-        assert!(!guard.wrong(&old) && !guard.wrong(&old));
+        assert!(!guard.wrong(&old).unwrap() && !guard.wrong(&old).unwrap());
         assert!(guard.check(&old).is_ok());
-        assert!(guard.wrong(&old), "the third wrong PIN pauses");
+        assert!(guard.wrong(&old).unwrap(), "the third wrong PIN pauses");
         match guard.check(&old) {
             Err(Error::RateLimited { retry_after }) => assert!(retry_after > 3500),
             other => panic!("expected a pause, got {other:?}"),
         }
         assert!(guard.check(&new).is_ok(), "a new PIN lifts the pause");
-        assert!(!guard.wrong(&new), "and starts the count afresh");
+        assert!(!guard.wrong(&new).unwrap(), "and starts the count afresh");
     }
 }

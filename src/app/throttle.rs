@@ -1,4 +1,4 @@
-//! Rate limits and lockouts for login, token creation, registration and reset, kept in memory.
+//! Rate limits and lockouts for login, token creation, registration and reset.
 //!
 //! Two mechanisms, both keyed by strings like `ip:203.0.113.9`, `account:alice` or
 //! `device:NONCE` (a signed-in-before client, see `app::device`):
@@ -6,18 +6,22 @@
 //! - failures: after `max_failures` failures within the failure window the key is locked for
 //!   `lockout`, doubled for each further lock (up to an hour): the growing delay.
 //!
-//! The table is bounded: past `MAX_KEYS` entries, expired ones are dropped, then the oldest.
-//! A restart forgets the counts; the operator's own lock (`messages user lock`) is stored.
+//! The sign-in throttle keeps its counts in the database (`app::shared`): every server of a
+//! fleet counts against the same numbers, so a guesser cannot multiply its budget by the
+//! number of servers, and a restart forgets nothing. Housekeeping drops the states that
+//! neither lock nor remember anything any more. The search throttle stays in memory.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::error::Error;
+use serde::{Deserialize, Serialize};
 
-const MAX_KEYS: usize = 100_000;
+use super::shared::{Shared, now_ms};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_LOCKOUT: Duration = Duration::from_secs(60 * 60);
+const MINUTE_MS: i64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct ThrottleSettings {
@@ -50,29 +54,41 @@ impl Default for ThrottleSettings {
     }
 }
 
-#[derive(Debug, Default)]
+/// One key's state; times are wall-clock milliseconds.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Entry {
-    attempts: Vec<Instant>,
+    attempts: Vec<i64>,
     failures: u32,
-    first_failure: Option<Instant>,
+    first_failure: Option<i64>,
     n_locks: u32,
-    locked_until: Option<Instant>,
-    last_used: Option<Instant>,
+    locked_until: Option<i64>,
+    last_used: Option<i64>,
 }
 
 impl Entry {
     /// Whole seconds left of the entry's lock; 0 when it is not locked.
-    fn lock_left(&self, now: Instant) -> u64 {
+    fn lock_left(&self, now: i64) -> u64 {
         match self.locked_until {
             Some(until) if until > now => ceil_secs(until - now),
             _ => 0,
         }
     }
+
+    /// Neither locked nor used within the failure window: nothing worth keeping (the lock
+    /// history of a key idle that long has done its work).
+    fn is_stale(&self) -> bool {
+        let now = now_ms();
+        let locked = self.locked_until.is_some_and(|t| t > now);
+        let recent = self
+            .last_used
+            .is_some_and(|t| now - t < FAILURE_WINDOW.as_millis() as i64);
+        !locked && !recent
+    }
 }
 
 pub struct Throttle {
     settings: ThrottleSettings,
-    entries: Mutex<HashMap<String, Entry>>,
+    states: Shared,
 }
 
 /// What a failure led to, for the security log.
@@ -83,136 +99,150 @@ pub enum FailureOutcome {
 }
 
 impl Throttle {
+    /// A throttle that counts in this process's memory only.
     pub fn new(settings: ThrottleSettings) -> Self {
         Throttle {
             settings,
-            entries: Mutex::new(HashMap::new()),
+            states: Shared::memory(),
+        }
+    }
+
+    /// A throttle that counts in the database, shared by every server on it.
+    pub fn stored(settings: ThrottleSettings, store: Store) -> Self {
+        Throttle {
+            settings,
+            states: Shared::Stored {
+                store,
+                namespace: "throttle",
+            },
         }
     }
 
     /// Records an attempt under every key, refusing (without recording) if any key is locked
     /// or over its attempt rate.
     pub fn attempt(&self, keys: &[String]) -> Result<(), Error> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let mut retry_after = 0u64;
-        for key in keys {
-            if let Some(entry) = entries.get_mut(key) {
-                retry_after = retry_after.max(entry.lock_left(now));
-                entry
-                    .attempts
-                    .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-                if entry.attempts.len() as u32 >= self.settings.attempts_per_minute {
-                    let oldest = entry.attempts.first().copied().unwrap_or(now);
-                    let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
-                    retry_after = retry_after.max(ceil_secs(wait).max(1));
+        let per_minute = self.settings.attempts_per_minute;
+        self.states.update(
+            keys,
+            move |entries: &mut [Entry]| {
+                let now = now_ms();
+                let mut retry_after = 0u64;
+                for entry in entries.iter_mut() {
+                    retry_after = retry_after.max(entry.lock_left(now));
+                    entry.attempts.retain(|t| now - *t < MINUTE_MS && *t <= now);
+                    if entry.attempts.len() as u32 >= per_minute {
+                        let oldest = entry.attempts.first().copied().unwrap_or(now);
+                        retry_after = retry_after.max(ceil_secs(MINUTE_MS - (now - oldest)).max(1));
+                    }
                 }
-            }
-        }
-        if retry_after > 0 {
-            return Err(Error::RateLimited { retry_after });
-        }
-        make_room(&mut entries, now);
-        for key in keys {
-            let entry = entries.entry(key.clone()).or_default();
-            entry.attempts.push(now);
-            entry.last_used = Some(now);
-        }
-        Ok(())
+                if retry_after > 0 {
+                    return Err(Error::RateLimited { retry_after });
+                }
+                for entry in entries.iter_mut() {
+                    entry.attempts.push(now);
+                    entry.last_used = Some(now);
+                }
+                Ok(())
+            },
+            Entry::is_stale,
+        )
     }
 
     /// Refuses, recording nothing, while any of `keys` is locked (registration honours the
     /// per-IP failure lock without sharing the login's attempt rate).
     pub fn refuse_if_locked(&self, keys: &[String]) -> Result<(), Error> {
-        let now = Instant::now();
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let retry_after = keys
-            .iter()
-            .filter_map(|key| entries.get(key))
-            .map(|entry| entry.lock_left(now))
-            .max()
-            .unwrap_or(0);
+        let now = now_ms();
+        let entries: Vec<Entry> = self.states.read(keys)?;
+        let retry_after = entries.iter().map(|e| e.lock_left(now)).max().unwrap_or(0);
         if retry_after > 0 {
             return Err(Error::RateLimited { retry_after });
         }
         Ok(())
     }
 
-    /// Counts a failure under every key; a key past its limit is locked.
+    /// Counts a failure under every key; a key past its limit is locked. A failure that
+    /// cannot be stored is logged: the store refuses the next attempt too, so it cannot be
+    /// used to guess uncounted.
     pub fn failure(&self, keys: &[String]) -> Vec<FailureOutcome> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        make_room(&mut entries, now);
-        let mut outcomes = Vec::new();
-        for key in keys {
-            // A device (see `app::device`) is held to the account's limit.
-            let limit = if key.starts_with("account:") || key.starts_with("device:") {
-                self.settings.max_failures_account
-            } else {
-                self.settings.max_failures_ip
-            };
-            let entry = entries.entry(key.clone()).or_default();
-            entry.last_used = Some(now);
-            if entry
-                .first_failure
-                .is_none_or(|t| now.duration_since(t) > FAILURE_WINDOW)
-            {
-                entry.first_failure = Some(now);
-                entry.failures = 0;
-            }
-            entry.failures += 1;
-            if entry.failures >= limit {
-                entry.n_locks += 1;
-                let factor = 1u32 << (entry.n_locks - 1).min(10);
-                let lock = (self.settings.lockout * factor).min(MAX_LOCKOUT);
-                entry.locked_until = Some(now + lock);
-                entry.failures = 0;
-                entry.first_failure = None;
-                outcomes.push(FailureOutcome::Locked {
-                    key: key.clone(),
-                    seconds: lock.as_secs(),
-                });
-            } else {
-                outcomes.push(FailureOutcome::Counted);
-            }
-        }
-        outcomes
+        let settings = self.settings.clone();
+        let names: Vec<String> = keys.to_vec();
+        let counted = self.states.update(
+            keys,
+            move |entries: &mut [Entry]| {
+                let now = now_ms();
+                let mut outcomes = Vec::new();
+                for (key, entry) in names.iter().zip(entries.iter_mut()) {
+                    outcomes.push(fail(&settings, key, entry, now));
+                }
+                Ok(outcomes)
+            },
+            Entry::is_stale,
+        );
+        counted.unwrap_or_else(|e| {
+            tracing::error!("a failed attempt could not be counted: {e}");
+            Vec::new()
+        })
     }
 
     /// Clears the failure count of a key after a success (the lock history stays, so a
     /// guesser who is let in now and then still meets growing delays).
     pub fn success(&self, key: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = entries.get_mut(key) {
-            entry.failures = 0;
-            entry.first_failure = None;
+        let cleared = self.states.update(
+            &[key.to_string()],
+            |entries: &mut [Entry]| {
+                for entry in entries.iter_mut() {
+                    entry.failures = 0;
+                    entry.first_failure = None;
+                }
+                Ok(())
+            },
+            Entry::is_stale,
+        );
+        if let Err(e) = cleared {
+            tracing::warn!("a success could not clear its failures: {e}");
         }
     }
-}
 
-fn ceil_secs(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
-
-fn make_room(entries: &mut HashMap<String, Entry>, now: Instant) {
-    if entries.len() < MAX_KEYS {
-        return;
+    /// Drops the states that lock and remember nothing any more (housekeeping).
+    pub fn purge(&self) -> Result<u64> {
+        self.states.purge(Entry::is_stale)
     }
-    entries.retain(|_, e| {
-        let locked = e.locked_until.is_some_and(|t| t > now);
-        let recent = e
-            .last_used
-            .is_some_and(|t| now.duration_since(t) < FAILURE_WINDOW);
-        locked || recent
-    });
-    if entries.len() >= MAX_KEYS
-        && let Some(oldest) = entries
-            .iter()
-            .min_by_key(|(_, e)| e.last_used)
-            .map(|(k, _)| k.clone())
+}
+
+/// One failure under `key`: counted, or the lock it leads to.
+fn fail(settings: &ThrottleSettings, key: &str, entry: &mut Entry, now: i64) -> FailureOutcome {
+    // A device (see `app::device`) is held to the account's limit.
+    let limit = if key.starts_with("account:") || key.starts_with("device:") {
+        settings.max_failures_account
+    } else {
+        settings.max_failures_ip
+    };
+    entry.last_used = Some(now);
+    if entry
+        .first_failure
+        .is_none_or(|t| now - t > FAILURE_WINDOW.as_millis() as i64)
     {
-        entries.remove(&oldest);
+        entry.first_failure = Some(now);
+        entry.failures = 0;
     }
+    entry.failures += 1;
+    if entry.failures < limit {
+        return FailureOutcome::Counted;
+    }
+    entry.n_locks += 1;
+    let factor = 1u32 << (entry.n_locks - 1).min(10);
+    let lock = (settings.lockout * factor).min(MAX_LOCKOUT);
+    entry.locked_until = Some(now + lock.as_millis() as i64);
+    entry.failures = 0;
+    entry.first_failure = None;
+    FailureOutcome::Locked {
+        key: key.to_string(),
+        seconds: lock.as_secs(),
+    }
+}
+
+fn ceil_secs(millis: i64) -> u64 {
+    (millis.max(0) as u64).div_ceil(1000)
 }
 
 #[cfg(test)]
@@ -249,6 +279,48 @@ mod tests {
         }
         // Another account is not affected.
         assert!(throttle.attempt(&keys(&["account:bob"])).is_ok());
+    }
+
+    /// Two servers on one database (two throttles on one store), six failures at once from
+    /// six threads: exactly the sixth locks, none is lost; and a restart remembers the lock.
+    #[test]
+    fn a_stored_throttle_is_shared_exactly_and_survives_a_restart() {
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let settings = ThrottleSettings {
+            max_failures_account: 6,
+            lockout: Duration::from_secs(30),
+            ..Default::default()
+        };
+        let servers = [
+            Arc::new(Throttle::stored(settings.clone(), store.clone())),
+            Arc::new(Throttle::stored(settings.clone(), store.clone())),
+        ];
+        let account = keys(&["account:alice"]);
+        let failing: Vec<_> = (0..6)
+            .map(|i| {
+                let (server, account) = (servers[i % 2].clone(), account.clone());
+                std::thread::spawn(move || server.failure(&account))
+            })
+            .collect();
+        let outcomes: Vec<FailureOutcome> = failing
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(outcomes.len(), 6);
+        let locks = outcomes
+            .iter()
+            .filter(|o| matches!(o, FailureOutcome::Locked { .. }))
+            .count();
+        assert_eq!(locks, 1, "{outcomes:?}");
+        drop(servers);
+        let restarted = Throttle::stored(settings, store);
+        assert!(matches!(
+            restarted.attempt(&account),
+            Err(Error::RateLimited { .. })
+        ));
+        assert_eq!(restarted.purge().unwrap(), 0, "a locked key is kept");
     }
 
     #[test]

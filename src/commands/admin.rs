@@ -2,21 +2,21 @@
 //! security events. They may run while the server runs (the database is shared).
 
 use std::io::BufRead;
-use std::path::Path;
 
 use anyhow::{Context, bail};
 
 use super::data::print_lines;
-use super::{ensure_data_dir, open_app, open_existing, stderr_is_terminal};
+use super::{Data, ensure_data_dir, open_app, open_existing, stderr_is_terminal};
 use crate::app::Settings;
 use crate::cli::UserAction;
 use crate::crypto::PasswordHasher;
 use crate::model::Timestamp;
 
-pub fn demo(data_dir: &Path, n_messages: u64) -> anyhow::Result<()> {
+pub fn demo(data: &Data, n_messages: u64) -> anyhow::Result<()> {
+    let data_dir = data.dir.as_path();
     ensure_data_dir(data_dir)?;
     let app = open_app(
-        data_dir,
+        data,
         PasswordHasher::DEFAULT_LOG_N,
         Settings::default(),
         true,
@@ -43,8 +43,8 @@ pub fn demo(data_dir: &Path, n_messages: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn pin_set(data_dir: &Path) -> anyhow::Result<()> {
-    let app = open_existing(data_dir)?;
+pub fn pin_set(data: &Data) -> anyhow::Result<()> {
+    let app = open_existing(data)?;
     if stderr_is_terminal() {
         eprint!("new registration PIN: ");
     }
@@ -63,8 +63,8 @@ pub fn pin_set(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn user(data_dir: &Path, action: UserAction) -> anyhow::Result<()> {
-    let app = open_existing(data_dir)?;
+pub fn user(data: &Data, action: UserAction) -> anyhow::Result<()> {
+    let app = open_existing(data)?;
     fn not_found(username: &str) -> impl FnOnce(crate::error::Error) -> anyhow::Error + '_ {
         move |e| match e {
             crate::error::Error::NotFound => {
@@ -118,9 +118,9 @@ fn parse_since(since: Option<&str>) -> anyhow::Result<Timestamp> {
     }
 }
 
-pub fn deleted(data_dir: &Path, user: Option<&str>, since: Option<&str>) -> anyhow::Result<()> {
+pub fn deleted(data: &Data, user: Option<&str>, since: Option<&str>) -> anyhow::Result<()> {
     let since = parse_since(since)?;
-    let app = open_existing(data_dir)?;
+    let app = open_existing(data)?;
     let entries = app.deleted_log(since, user)?;
     print_lines(entries.into_iter().map(|d| {
         format!(
@@ -138,9 +138,9 @@ pub fn deleted(data_dir: &Path, user: Option<&str>, since: Option<&str>) -> anyh
     Ok(())
 }
 
-pub fn audit(data_dir: &Path, since: Option<&str>) -> anyhow::Result<()> {
+pub fn audit(data: &Data, since: Option<&str>) -> anyhow::Result<()> {
     let since = parse_since(since)?;
-    let app = open_existing(data_dir)?;
+    let app = open_existing(data)?;
     let events = app.audit(since)?;
     print_lines(events.into_iter().map(|e| {
         format!(

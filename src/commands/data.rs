@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::{DirLock, ensure_data_dir, key_path, stderr_is_terminal};
+use super::{Data, DirLock, ensure_data_dir, key_path, stderr_is_terminal};
 use crate::crypto::DataKey;
 use crate::model::Timestamp;
-use crate::store::dump::{Summary, restore_into, write_dump};
-use crate::store::{DB_FILE, Snapshot};
+use crate::store::dump::{Summary, restore_into, restore_into_pg, write_dump};
+use crate::store::{DB_FILE, Location, Snapshot};
 
 fn progress_printer(verb: &'static str) -> impl FnMut(u64) {
     let show = stderr_is_terminal();
@@ -36,9 +36,10 @@ fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-pub fn dump(data_dir: &Path, output: &Path) -> anyhow::Result<()> {
+pub fn dump(data: &Data, output: &Path) -> anyhow::Result<()> {
+    let data_dir = data.dir.as_path();
     let key = DataKey::load(&key_path(data_dir))?;
-    let snapshot = Snapshot::open(data_dir)?;
+    let snapshot = Snapshot::open_at(&data.location)?;
     let created_at = Timestamp::now().rfc3339();
     let mut progress = progress_printer("dumped");
     let summary = if is_stdio(output) {
@@ -169,15 +170,17 @@ impl Drop for Scratch {
 }
 
 pub fn restore(
-    data_dir: &Path,
+    data: &Data,
     input: &Path,
     force: bool,
     key_file: Option<&Path>,
 ) -> anyhow::Result<()> {
+    let data_dir = data.dir.as_path();
     ensure_data_dir(data_dir)?;
     let _lock = DirLock::acquire(data_dir, "stop the server before restoring")?;
     let db_path = data_dir.join(DB_FILE);
-    if db_path.exists() && !force {
+    let embedded = matches!(data.location, Location::Embedded(_));
+    if embedded && db_path.exists() && !force {
         bail!(
             "{} already holds a database; pass --force to replace it (make a dump of it first)",
             data_dir.display()
@@ -203,6 +206,23 @@ pub fn restore(
                 key.fingerprint()
             );
         }
+    }
+    if let Location::Postgres(url) = &data.location {
+        let mut progress = progress_printer("restored");
+        let restored = restore_into_pg(
+            url,
+            open_input(input)?,
+            Some(&key.fingerprint()),
+            force,
+            &mut progress,
+        );
+        finish_progress();
+        let summary = restored?;
+        if !own_key_path.exists() {
+            key.write_new(&own_key_path)?;
+        }
+        eprintln!("restored {} into {}", describe(&summary), url.shown());
+        return Ok(());
     }
     let staging = data_dir.join(format!("{DB_FILE}.restoring"));
     let _ = fs::remove_file(&staging);

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 
 use crate::app::{App, Settings};
 use crate::crypto::{DataKey, PasswordHasher};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 pub const KEY_FILE: &str = "key";
 pub const LOCK_FILE: &str = "lock";
@@ -67,13 +67,31 @@ impl DirLock {
     }
 }
 
+/// Where a command's data lives: the data directory (key file, logs, lock) and the database,
+/// which is the embedded file in that directory unless `--database` names another.
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub dir: PathBuf,
+    pub location: Location,
+}
+
+impl Data {
+    pub fn new(dir: &Path, database: Option<&str>) -> anyhow::Result<Self> {
+        Ok(Data {
+            dir: dir.to_path_buf(),
+            location: Location::new(dir, database)?,
+        })
+    }
+}
+
 /// Opens the key, the store and the use cases for a command.
 pub fn open_app(
-    data_dir: &Path,
+    data: &Data,
     scrypt_log_n: u8,
     settings: Settings,
     create_key: bool,
 ) -> anyhow::Result<App> {
+    let data_dir = data.dir.as_path();
     let key_file = key_path(data_dir);
     let key = if create_key {
         DataKey::load_or_create(&key_file)?.0
@@ -87,7 +105,10 @@ pub fn open_app(
         }
         DataKey::load(&key_file)?
     };
-    let store = Store::open(data_dir)?;
+    let store = match create_key {
+        true => Store::open_for_server(&data.location)?,
+        false => Store::open_at(&data.location)?,
+    };
     let key = check_key_matches(data_dir, &store, key)?;
     Ok(App::new(
         store,
@@ -127,15 +148,15 @@ fn check_key_matches(data_dir: &Path, store: &Store, key: DataKey) -> anyhow::Re
 }
 
 /// Opens an existing data directory for an admin command (never creates one).
-pub fn open_existing(data_dir: &Path) -> anyhow::Result<App> {
-    if !data_dir.join(crate::store::DB_FILE).exists() {
+pub fn open_existing(data: &Data) -> anyhow::Result<App> {
+    if !data.location.exists() {
         bail!(
             "no database in {}: start the server once, or pass --data-dir",
-            data_dir.display()
+            data.dir.display()
         );
     }
     open_app(
-        data_dir,
+        data,
         PasswordHasher::DEFAULT_LOG_N,
         Settings::default(),
         false,

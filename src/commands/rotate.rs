@@ -13,15 +13,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use super::{DirLock, key_path, open_existing};
+use super::{Data, DirLock, key_path, open_existing};
 use crate::crypto::DataKey;
 use crate::model::Timestamp;
 
 pub const NEW_KEY_FILE: &str = "key.new";
 
-pub fn run(data_dir: &Path) -> anyhow::Result<()> {
+pub fn run(data: &Data) -> anyhow::Result<()> {
+    let data_dir = data.dir.as_path();
     let _lock = DirLock::acquire(data_dir, "stop the server before rotating the key")?;
-    let app = open_existing(data_dir)?;
+    let app = open_existing(data)?;
     let pending = data_dir.join(NEW_KEY_FILE);
     if pending.exists() {
         // Left by a rotation that stopped before its commit: the database is still under the

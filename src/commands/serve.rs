@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{DirLock, ensure_data_dir, open_app};
+use super::{Data, DirLock, ensure_data_dir, open_app};
 use crate::app::admin::generate_pin;
 use crate::config::ServeConfig;
 use crate::http::{Web, server};
+use crate::store::Location;
 
-pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+pub fn run(config: ServeConfig, location: Location) -> anyhow::Result<()> {
     // TLS files first: a typo in a path must fail before anything is created, locked, logged
     // or changed (the PIN below), with nothing on stderr but the one error line.
     let tls = match &config.tls {
@@ -30,8 +31,12 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         "stop the other server first, or use another --data-dir",
     )?;
     let _log_guard = crate::logging::init(&config.log_dir, config.log_keep_days)?;
+    let data = Data {
+        dir: config.data_dir.clone(),
+        location,
+    };
     let app = Arc::new(open_app(
-        &config.data_dir,
+        &data,
         config.scrypt_log_n,
         config.settings.clone(),
         true,
@@ -116,10 +121,7 @@ fn start_housekeeping(
             while !shutdown.is_triggered() {
                 if waited >= period {
                     waited = Duration::ZERO;
-                    if let Err(e) = app.purge_expired() {
-                        tracing::error!("housekeeping: {e}");
-                    }
-                    if let Err(e) = app.purge_retained(deleted_days, audit_days) {
+                    if let Err(e) = app.housekeeping(deleted_days, audit_days) {
                         tracing::error!("housekeeping: {e}");
                     }
                 }

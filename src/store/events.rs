@@ -1,10 +1,9 @@
 //! Security events (login failures, lockouts, resets, deletions, PIN changes), kept in the
 //! database so `messages audit` can show them and a retention setting can purge them.
 
-use redb::ReadableTable;
-
 use super::meta;
 use super::records::{EventRecord, decode, encode};
+use super::table::Def;
 use super::tables::EVENTS;
 use super::{Rx, Tx};
 use crate::error::Result;
@@ -12,14 +11,14 @@ use crate::error::Result;
 impl Rx {
     /// Events at or after `since`, oldest first.
     pub fn events_since(&self, since: i64) -> Result<Vec<EventRecord>> {
-        let table = self.txn.open_table(EVENTS)?;
         let mut found = Vec::new();
-        for entry in table.iter()? {
-            let record: EventRecord = decode(entry?.1.value())?;
+        self.at().each(EVENTS, |_, value| {
+            let record: EventRecord = decode(&value)?;
             if record.at >= since {
                 found.push(record);
             }
-        }
+            Ok(())
+        })?;
         Ok(found)
     }
 }
@@ -27,10 +26,7 @@ impl Rx {
 impl Tx<'_> {
     pub fn record_event(&self, event: &EventRecord) -> Result<()> {
         let number = meta::next(self, meta::NEXT_EVENT)?;
-        self.txn
-            .open_table(EVENTS)?
-            .insert(number, encode(event)?.as_slice())?;
-        Ok(())
+        self.put(EVENTS, &number, &encode(event)?)
     }
 
     /// Drops events older than `before`; returns how many.
@@ -42,16 +38,19 @@ impl Tx<'_> {
     /// is kept, never silently lost); returns how many went.
     pub(crate) fn purge_log<R: serde::de::DeserializeOwned>(
         &self,
-        table: redb::TableDefinition<u64, &[u8]>,
+        table: Def<u64, Vec<u8>>,
         expired: impl Fn(&R) -> bool,
     ) -> Result<u64> {
-        let mut table = self.txn.open_table(table)?;
-        let mut n_purged = 0;
-        table.retain(|_, value| {
-            let keep = decode::<R>(value).map(|r| !expired(&r)).unwrap_or(true);
-            n_purged += u64::from(!keep);
-            keep
+        let mut doomed = Vec::new();
+        self.at().each(table, |number, value| {
+            if decode::<R>(&value).is_ok_and(|r| expired(&r)) {
+                doomed.push(number);
+            }
+            Ok(())
         })?;
-        Ok(n_purged)
+        for number in &doomed {
+            self.remove(table, number)?;
+        }
+        Ok(doomed.len() as u64)
     }
 }

@@ -29,6 +29,12 @@ pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 pub(super) struct Handle {
     path: PathBuf,
     db: RwLock<Option<Arc<Database>>>,
+    health: Arc<Health>,
+}
+
+/// Whether storage is failing, and how, for `/healthz` (either store).
+#[derive(Default)]
+pub(super) struct Health {
     failing: Mutex<Option<Failing>>,
 }
 
@@ -45,8 +51,16 @@ impl Handle {
         Ok(Handle {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(db))),
-            failing: Mutex::new(None),
+            health: Arc::default(),
         })
+    }
+
+    pub(super) fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    pub(super) fn health_ref(&self) -> &Health {
+        &self.health
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -89,7 +103,9 @@ impl Handle {
         *slot = Some(Arc::new(db));
         Ok(())
     }
+}
 
+impl Health {
     /// Records that storage is failing, and how, for `/healthz`.
     pub(super) fn failed(&self, error: &StorageError) {
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());

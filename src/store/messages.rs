@@ -9,10 +9,11 @@
 //! member sees is mapped to its seq by `MESSAGE_IDS`. A lookup by id checks that the record found
 //! names the same id.
 
-use redb::ReadableTable;
+use std::ops::Bound;
 
 use super::meta;
 use super::records::{DeletedRecord, MessageRecord, Sealed, decode, encode};
+use super::table::{Order, Reading};
 use super::tables::{BODIES, DELETED, INBOX, MESSAGE_IDS, MESSAGES, SENT, UNREAD};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
@@ -71,27 +72,25 @@ impl Rx {
 
     /// The messages at `positions`, in that order.
     pub fn entries_at(&self, positions: &[Position]) -> Result<Vec<MailboxEntry>> {
-        self.entries(positions.iter().map(|p| (p.seq, p.id, p.read)).collect())
+        entries(self.at(), positions)
     }
 
     /// The messages at `positions` with their sealed bodies, in that order (for search, which
     /// opens and matches them in memory; nothing is written).
     pub fn stored_at(&self, positions: &[Position]) -> Result<Vec<StoredMessage>> {
-        let bodies = self.txn.open_table(BODIES)?;
-        let mut found = Vec::with_capacity(positions.len());
-        for entry in self.entries_at(positions)? {
-            let body = bodies
-                .get(entry.record.seq)?
-                .map(|v| v.value().to_vec())
-                .unwrap_or_default();
-            found.push(StoredMessage {
+        let seqs: Vec<u64> = positions.iter().map(|p| p.seq).collect();
+        let bodies = self.at().get_many(BODIES, &seqs)?;
+        let found = self.entries_at(positions)?;
+        Ok(found
+            .into_iter()
+            .zip(bodies)
+            .map(|(entry, body)| StoredMessage {
                 id: entry.id,
                 record: entry.record,
-                body,
+                body: body.unwrap_or_default(),
                 read: entry.read,
-            });
-        }
-        Ok(found)
+            })
+            .collect())
     }
 
     /// The index part of [`Rx::mailbox_page`]: the positions a page lists, without reading the
@@ -103,42 +102,20 @@ impl Rx {
         before: Option<u64>,
         limit: usize,
     ) -> Result<(Vec<Position>, bool)> {
-        let upper = before.unwrap_or(u64::MAX);
-        let mut positions: Vec<Position> = Vec::with_capacity(limit);
-        let mut more = false;
-        match mailbox {
-            Mailbox::Inbox => {
-                let table = self.txn.open_table(INBOX)?;
-                for entry in table.range((user, 0u64)..(user, upper))?.rev() {
-                    if positions.len() == limit {
-                        more = true;
-                        break;
-                    }
-                    let (key, value) = entry?;
-                    let (id, read) = value.value();
-                    positions.push(Position {
-                        seq: key.value().1,
-                        id,
-                        read,
-                    });
-                }
-            }
-            Mailbox::Sent => {
-                let table = self.txn.open_table(SENT)?;
-                for entry in table.range((user, 0u64)..(user, upper))?.rev() {
-                    if positions.len() == limit {
-                        more = true;
-                        break;
-                    }
-                    let (key, value) = entry?;
-                    positions.push(Position {
-                        seq: key.value().1,
-                        id: value.value(),
-                        read: true,
-                    });
-                }
-            }
-        }
+        let upper = (user.to_string(), before.unwrap_or(u64::MAX));
+        let lower = (user.to_string(), 0u64);
+        let (from, to) = (Bound::Included(&lower), Bound::Excluded(&upper));
+        let mut positions = index_rows(
+            self.at(),
+            user,
+            mailbox,
+            from,
+            to,
+            Order::Newest,
+            limit.saturating_add(1),
+        )?;
+        let more = positions.len() > limit;
+        positions.truncate(limit);
         Ok((positions, more))
     }
 
@@ -150,70 +127,26 @@ impl Rx {
         after: u64,
         limit: usize,
     ) -> Result<Vec<MailboxEntry>> {
-        let start = after.saturating_add(1);
-        let mut rows = Vec::new();
-        match mailbox {
-            Mailbox::Inbox => {
-                let table = self.txn.open_table(INBOX)?;
-                for entry in table.range((user, start)..=(user, u64::MAX))?.take(limit) {
-                    let (key, value) = entry?;
-                    let (id, read) = value.value();
-                    rows.push((key.value().1, id, read));
-                }
-            }
-            Mailbox::Sent => {
-                let table = self.txn.open_table(SENT)?;
-                for entry in table.range((user, start)..=(user, u64::MAX))?.take(limit) {
-                    let (key, value) = entry?;
-                    rows.push((key.value().1, value.value(), true));
-                }
-            }
-        }
-        self.entries(rows)
+        let lower = (user.to_string(), after.saturating_add(1));
+        let upper = (user.to_string(), u64::MAX);
+        let (from, to) = (Bound::Included(&lower), Bound::Included(&upper));
+        let positions = index_rows(self.at(), user, mailbox, from, to, Order::Oldest, limit)?;
+        self.entries_at(&positions)
     }
 
     /// The seq of the newest message in a mailbox, 0 if it is empty.
     pub fn newest_seq(&self, user: &str, mailbox: Mailbox) -> Result<u64> {
-        let newest = match mailbox {
-            Mailbox::Inbox => {
-                let table = self.txn.open_table(INBOX)?;
-                let last = table.range((user, 0u64)..=(user, u64::MAX))?.next_back();
-                last.transpose()?.map(|(key, _)| key.value().1)
-            }
-            Mailbox::Sent => {
-                let table = self.txn.open_table(SENT)?;
-                let last = table.range((user, 0u64)..=(user, u64::MAX))?.next_back();
-                last.transpose()?.map(|(key, _)| key.value().1)
-            }
-        };
-        Ok(newest.unwrap_or(0))
-    }
-
-    /// The messages of mailbox rows given as (seq, id, read).
-    fn entries(&self, rows: Vec<(u64, u128, bool)>) -> Result<Vec<MailboxEntry>> {
-        let messages = self.txn.open_table(MESSAGES)?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for (seq, id, read) in rows {
-            let value = messages.get(seq)?;
-            let record = match value.as_ref().map(|v| v.value()) {
-                Some((stored, bytes)) if stored == id => decode(bytes)?,
-                _ => {
-                    return Err(Error::corrupt(format!(
-                        "mailbox names a missing message {id:032x}"
-                    )));
-                }
-            };
-            entries.push(MailboxEntry { id, record, read });
-        }
-        Ok(entries)
+        let lower = (user.to_string(), 0u64);
+        let upper = (user.to_string(), u64::MAX);
+        let (from, to) = (Bound::Included(&lower), Bound::Included(&upper));
+        let newest = index_rows(self.at(), user, mailbox, from, to, Order::Newest, 1)?;
+        Ok(newest.first().map_or(0, |p| p.seq))
     }
 
     /// The message `id` if `user` may see it (its recipient with it in the inbox, or its sender
     /// with it in the sent box); `None` otherwise, whether or not it exists.
     pub fn message_for(&self, user: &str, id: u128) -> Result<Option<StoredMessage>> {
-        let ids = self.txn.open_table(MESSAGE_IDS)?;
-        let messages = self.txn.open_table(MESSAGES)?;
-        let Some(record) = find_record(&ids, &messages, id)? else {
+        let Some(record) = find_record(self.at(), id)? else {
             return Ok(None);
         };
         let as_recipient = record.to == user && record.in_inbox;
@@ -222,17 +155,12 @@ impl Rx {
             return Ok(None);
         }
         let read = if as_recipient {
-            let inbox = self.txn.open_table(INBOX)?;
-            let entry = inbox.get((user, record.seq))?;
-            entry.map(|v| v.value().1).unwrap_or(true)
+            let entry = self.at().get(INBOX, &(user.to_string(), record.seq))?;
+            entry.map(|(_, read)| read).unwrap_or(true)
         } else {
             true
         };
-        let bodies = self.txn.open_table(BODIES)?;
-        let body = bodies
-            .get(record.seq)?
-            .map(|v| v.value().to_vec())
-            .unwrap_or_default();
+        let body = self.at().get(BODIES, &record.seq)?.unwrap_or_default();
         Ok(Some(StoredMessage {
             id,
             record,
@@ -242,26 +170,76 @@ impl Rx {
     }
 
     pub fn unread_count(&self, user: &str) -> Result<u64> {
-        let table = self.txn.open_table(UNREAD)?;
-        let value = table.get(user)?;
-        Ok(value.map(|v| v.value()).unwrap_or(0))
+        Ok(self.at().get(UNREAD, &user.to_string())?.unwrap_or(0))
     }
 
     /// The deleted-message log from `since` on, oldest first, optionally for one user.
     pub fn deleted_log(&self, since: i64, user: Option<&str>) -> Result<Vec<DeletedRecord>> {
-        let table = self.txn.open_table(DELETED)?;
         let mut found = Vec::new();
-        for entry in table.iter()? {
-            let (_, value) = entry?;
-            let record: DeletedRecord = decode(value.value())?;
+        self.at().each(DELETED, |_, value| {
+            let record: DeletedRecord = decode(&value)?;
             let concerns_user =
                 user.is_none_or(|u| record.from == u || record.to == u || record.deleted_by == u);
             if record.deleted_at >= since && concerns_user {
                 found.push(record);
             }
-        }
+            Ok(())
+        })?;
         Ok(found)
     }
+}
+
+/// Up to `limit` positions of a mailbox index between two bounds, walked in `order`.
+fn index_rows(
+    at: Reading<'_>,
+    user: &str,
+    mailbox: Mailbox,
+    from: Bound<&(String, u64)>,
+    to: Bound<&(String, u64)>,
+    order: Order,
+    limit: usize,
+) -> Result<Vec<Position>> {
+    debug_assert!(matches!(from, Bound::Included((u, _)) if u == user));
+    Ok(match mailbox {
+        Mailbox::Inbox => at
+            .range(INBOX, from, to, order, limit)?
+            .into_iter()
+            .map(|((_, seq), (id, read))| Position { seq, id, read })
+            .collect(),
+        Mailbox::Sent => at
+            .range(SENT, from, to, order, limit)?
+            .into_iter()
+            .map(|((_, seq), id)| Position {
+                seq,
+                id,
+                read: true,
+            })
+            .collect(),
+    })
+}
+
+/// The messages at `positions`, in that order: one read of all their records.
+fn entries(at: Reading<'_>, positions: &[Position]) -> Result<Vec<MailboxEntry>> {
+    let seqs: Vec<u64> = positions.iter().map(|p| p.seq).collect();
+    let records = at.get_many(MESSAGES, &seqs)?;
+    let mut entries = Vec::with_capacity(positions.len());
+    for (position, value) in positions.iter().zip(records) {
+        let record = match value {
+            Some((stored, bytes)) if stored == position.id => decode(&bytes)?,
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "mailbox names a missing message {:032x}",
+                    position.id
+                )));
+            }
+        };
+        entries.push(MailboxEntry {
+            id: position.id,
+            record,
+            read: position.read,
+        });
+    }
+    Ok(entries)
 }
 
 impl Tx<'_> {
@@ -276,7 +254,6 @@ impl Tx<'_> {
             title,
             in_sent,
         } = draft;
-        let (from, to, in_sent) = (from.as_str(), to.as_str(), *in_sent);
         let record = MessageRecord {
             seq,
             from: from.to_string(),
@@ -284,43 +261,36 @@ impl Tx<'_> {
             sent_at: *sent_at,
             title: title.clone(),
             in_inbox: true,
-            in_sent,
+            in_sent: *in_sent,
         };
-        {
-            let mut ids = self.txn.open_table(MESSAGE_IDS)?;
-            if ids.get(id)?.is_some() {
-                return Err(Error::Internal("message id collision".into()));
-            }
-            ids.insert(id, seq)?;
+        if self.at().get(MESSAGE_IDS, &id)?.is_some() {
+            return Err(Error::Internal("message id collision".into()));
         }
-        self.txn
-            .open_table(MESSAGES)?
-            .insert(seq, (id, encode(&record)?.as_slice()))?;
-        self.txn.open_table(BODIES)?.insert(seq, body)?;
-        self.txn.open_table(INBOX)?.insert((to, seq), (id, false))?;
-        if in_sent {
-            self.txn.open_table(SENT)?.insert((from, seq), id)?;
+        self.put(MESSAGE_IDS, &id, &seq)?;
+        self.put(MESSAGES, &seq, &(id, encode(&record)?))?;
+        self.put(BODIES, &seq, &body.to_vec())?;
+        self.put(INBOX, &(to.clone(), seq), &(id, false))?;
+        if *in_sent {
+            self.put(SENT, &(from.clone(), seq), &id)?;
         }
         self.add_unread(to, 1)?;
         Ok(seq)
     }
 
     fn add_unread(&self, user: &str, delta: i64) -> Result<()> {
-        let mut table = self.txn.open_table(UNREAD)?;
-        let current = table.get(user)?.map(|v| v.value()).unwrap_or(0);
+        let user = user.to_string();
+        let current = self.at().get(UNREAD, &user)?.unwrap_or(0);
         let updated = current.saturating_add_signed(delta);
         if updated == 0 {
-            table.remove(user)?;
+            self.remove(UNREAD, &user)?;
         } else {
-            table.insert(user, updated)?;
+            self.put(UNREAD, &user, &updated)?;
         }
         Ok(())
     }
 
     fn record(&self, id: u128) -> Result<Option<MessageRecord>> {
-        let ids = self.txn.open_table(MESSAGE_IDS)?;
-        let messages = self.txn.open_table(MESSAGES)?;
-        find_record(&ids, &messages, id)
+        find_record(self.at(), id)
     }
 
     /// Marks the message read in `user`'s inbox; false if it is not there or already read.
@@ -331,13 +301,12 @@ impl Tx<'_> {
         if record.to != user || !record.in_inbox {
             return Ok(false);
         }
-        let mut inbox = self.txn.open_table(INBOX)?;
-        let already = inbox.get((user, record.seq))?.map(|v| v.value().1);
+        let place = (user.to_string(), record.seq);
+        let already = self.at().get(INBOX, &place)?.map(|(_, read)| read);
         if already != Some(false) {
             return Ok(false);
         }
-        inbox.insert((user, record.seq), (id, true))?;
-        drop(inbox);
+        self.put(INBOX, &place, &(id, true))?;
         self.add_unread(user, -1)?;
         Ok(true)
     }
@@ -353,27 +322,19 @@ impl Tx<'_> {
         if !as_recipient && !as_sender {
             return Ok(false);
         }
+        let place = (user.to_string(), record.seq);
         if as_recipient {
-            let removed = self
-                .txn
-                .open_table(INBOX)?
-                .remove((user, record.seq))?
-                .map(|v| v.value().1);
+            let removed = self.remove(INBOX, &place)?.map(|(_, read)| read);
             if removed == Some(false) {
                 self.add_unread(user, -1)?;
             }
             record.in_inbox = false;
         }
         if as_sender {
-            self.txn.open_table(SENT)?.remove((user, record.seq))?;
+            self.remove(SENT, &place)?;
             record.in_sent = false;
         }
-        let body = self
-            .txn
-            .open_table(BODIES)?
-            .get(record.seq)?
-            .map(|v| v.value().to_vec())
-            .unwrap_or_default();
+        let body = self.at().get(BODIES, &record.seq)?.unwrap_or_default();
         let logged = DeletedRecord {
             message_id: id,
             from: record.from.clone(),
@@ -385,37 +346,34 @@ impl Tx<'_> {
             deleted_at: now,
         };
         let number = meta::next(self, meta::NEXT_DELETED)?;
-        self.txn
-            .open_table(DELETED)?
-            .insert(number, encode(&logged)?.as_slice())?;
+        self.put(DELETED, &number, &encode(&logged)?)?;
         if record.in_inbox || record.in_sent {
-            self.txn
-                .open_table(MESSAGES)?
-                .insert(record.seq, (id, encode(&record)?.as_slice()))?;
+            self.put(MESSAGES, &record.seq, &(id, encode(&record)?))?;
         } else {
-            self.txn.open_table(MESSAGES)?.remove(record.seq)?;
-            self.txn.open_table(BODIES)?.remove(record.seq)?;
-            self.txn.open_table(MESSAGE_IDS)?.remove(id)?;
+            self.remove(MESSAGES, &record.seq)?;
+            self.remove(BODIES, &record.seq)?;
+            self.remove(MESSAGE_IDS, &id)?;
         }
         Ok(true)
     }
 
     /// Deletes every message of `user`'s inbox and sent box (account deletion); returns how many.
     pub fn delete_mailboxes(&self, user: &str, deleted_by: &str, now: i64) -> Result<u64> {
-        let mut ids = Vec::new();
-        for entry in self
-            .txn
-            .open_table(INBOX)?
-            .range((user, 0u64)..=(user, u64::MAX))?
-        {
-            ids.push(entry?.1.value().0);
-        }
-        for entry in self
-            .txn
-            .open_table(SENT)?
-            .range((user, 0u64)..=(user, u64::MAX))?
-        {
-            ids.push(entry?.1.value());
+        let lower = (user.to_string(), 0u64);
+        let upper = (user.to_string(), u64::MAX);
+        let (from, to) = (Bound::Included(&lower), Bound::Included(&upper));
+        let mut ids: Vec<u128> = Vec::new();
+        for mailbox in [Mailbox::Inbox, Mailbox::Sent] {
+            let rows = index_rows(
+                self.at(),
+                user,
+                mailbox,
+                from,
+                to,
+                Order::Oldest,
+                usize::MAX,
+            )?;
+            ids.extend(rows.iter().map(|p| p.id));
         }
         ids.sort_unstable();
         ids.dedup();
@@ -440,12 +398,17 @@ impl Tx<'_> {
         }
         if deleted_by != user {
             // Rewrite the log entry just written so it names who really deleted it.
-            let mut table = self.txn.open_table(DELETED)?;
-            let last = table.last()?.map(|(k, v)| (k.value(), v.value().to_vec()));
-            if let Some((number, bytes)) = last {
+            let last = self.at().range(
+                DELETED,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                Order::Newest,
+                1,
+            )?;
+            if let Some((number, bytes)) = last.into_iter().next() {
                 let mut record: DeletedRecord = decode(&bytes)?;
                 record.deleted_by = deleted_by.to_string();
-                table.insert(number, encode(&record)?.as_slice())?;
+                self.put(DELETED, &number, &encode(&record)?)?;
             }
         }
         Ok(true)
@@ -459,17 +422,12 @@ impl Tx<'_> {
 
 /// The record of message `id`: its seq from the id index, then the record at that seq, which
 /// must name the same id.
-pub(in crate::store) fn find_record(
-    ids: &impl ReadableTable<u128, u64>,
-    messages: &impl ReadableTable<u64, (u128, &'static [u8])>,
-    id: u128,
-) -> Result<Option<MessageRecord>> {
-    let Some(seq) = ids.get(id)?.map(|v| v.value()) else {
+pub(in crate::store) fn find_record(at: Reading<'_>, id: u128) -> Result<Option<MessageRecord>> {
+    let Some(seq) = at.get(MESSAGE_IDS, &id)? else {
         return Ok(None);
     };
-    let value = messages.get(seq)?;
-    match value.as_ref().map(|v| v.value()) {
-        Some((stored, bytes)) if stored == id => Ok(Some(decode(bytes)?)),
+    match at.get(MESSAGES, &seq)? {
+        Some((stored, bytes)) if stored == id => Ok(Some(decode(&bytes)?)),
         _ => Err(Error::corrupt(format!(
             "the id index names a missing message {id:032x}"
         ))),
@@ -480,40 +438,37 @@ impl Tx<'_> {
     /// One step of the migration from schema 1 (records and bodies keyed by id) to 2 (keyed by
     /// seq): moves up to `step` messages; true once none are left, when the old tables are
     /// dropped. Each message moves whole (record, body, index entry) within this transaction.
+    /// Only redb files have schema 1.
     pub(super) fn messages_v1_to_v2(&self, step: usize) -> Result<bool> {
         use super::tables::v1;
-        let moving: Vec<(u128, Vec<u8>)> = {
-            let old = self.txn.open_table(v1::MESSAGES)?;
-            let mut moving = Vec::with_capacity(step);
-            for entry in old.iter()?.take(step) {
-                let (key, value) = entry?;
-                moving.push((key.value(), value.value().to_vec()));
-            }
-            moving
-        };
+        let txn = self.redb()?;
+        let moving = self.at().range(
+            v1::MESSAGES,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Order::Oldest,
+            step,
+        )?;
         if moving.is_empty() {
-            self.txn.delete_table(v1::MESSAGES)?;
-            self.txn.delete_table(v1::BODIES)?;
+            txn.delete_table(v1::MESSAGES.redb())?;
+            txn.delete_table(v1::BODIES.redb())?;
             return Ok(true);
         }
-        let mut old_messages = self.txn.open_table(v1::MESSAGES)?;
-        let mut old_bodies = self.txn.open_table(v1::BODIES)?;
-        let mut messages = self.txn.open_table(MESSAGES)?;
-        let mut bodies = self.txn.open_table(BODIES)?;
-        let mut ids = self.txn.open_table(MESSAGE_IDS)?;
         for (id, bytes) in moving {
             let record: MessageRecord = decode(&bytes)?;
-            let body = old_bodies.remove(id)?.map(|v| v.value().to_vec());
-            if messages.get(record.seq)?.is_some() || ids.get(id)?.is_some() {
+            let body = self.remove(v1::BODIES, &id)?;
+            if self.at().get(MESSAGES, &record.seq)?.is_some()
+                || self.at().get(MESSAGE_IDS, &id)?.is_some()
+            {
                 return Err(Error::corrupt(format!(
                     "cannot migrate message {id:032x}: its seq {} is taken",
                     record.seq
                 )));
             }
-            messages.insert(record.seq, (id, bytes.as_slice()))?;
-            bodies.insert(record.seq, body.unwrap_or_default().as_slice())?;
-            ids.insert(id, record.seq)?;
-            old_messages.remove(id)?;
+            self.put(MESSAGES, &record.seq, &(id, bytes))?;
+            self.put(BODIES, &record.seq, &body.unwrap_or_default())?;
+            self.put(MESSAGE_IDS, &id, &record.seq)?;
+            self.remove(v1::MESSAGES, &id)?;
         }
         Ok(false)
     }

@@ -1,8 +1,6 @@
 //! The `meta` table: schema version, counters that order records, and the registration PIN
 //! (as a scrypt hash for the gate and sealed for the password policy's context).
 
-use redb::ReadableTable;
-
 use super::tables::META;
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
@@ -23,55 +21,52 @@ fn decode_u64(bytes: &[u8]) -> Result<u64> {
     Ok(u64::from_le_bytes(array))
 }
 
-pub fn schema_version(tx: &Tx<'_>) -> Result<Option<u64>> {
-    let table = tx.txn.open_table(META)?;
-    let value = table.get(SCHEMA_KEY)?;
-    value.map(|v| decode_u64(v.value())).transpose()
+fn key(name: &str) -> String {
+    name.to_string()
 }
 
+pub fn schema_version(tx: &Tx<'_>) -> Result<Option<u64>> {
+    let value = tx.at().get(META, &key(SCHEMA_KEY))?;
+    value.map(|v| decode_u64(&v)).transpose()
+}
+
+/// The schema version of a snapshot; `None` for a file that has no `meta` table yet.
 pub fn schema_version_read(rx: &Rx) -> Result<Option<u64>> {
-    let table = match rx.txn.open_table(META) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let value = table.get(SCHEMA_KEY)?;
-    value.map(|v| decode_u64(v.value())).transpose()
+    match rx.at().get(META, &key(SCHEMA_KEY)) {
+        Ok(value) => value.map(|v| decode_u64(&v)).transpose(),
+        Err(Error::Store(e)) if rx.lacks_table(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The health check's probe, first step: stores a value as large as the largest request body,
 /// so its durable commit tells whether the disk has room for any one request (a small write
 /// could still fit in pages the file already has while real sends are refused).
 pub fn probe_store(tx: &Tx<'_>) -> Result<()> {
-    let mut table = tx.txn.open_table(META)?;
-    table.insert(PROBE_KEY, vec![0x5a; PROBE_BYTES].as_slice())?;
-    Ok(())
+    tx.put(META, &key(PROBE_KEY), &vec![0x5a; PROBE_BYTES])
 }
 
 /// The probe's second step: removes what the first stored (also run on open, in case a
 /// process stopped between the two).
 pub fn probe_clear(tx: &Tx<'_>) -> Result<()> {
-    tx.txn.open_table(META)?.remove(PROBE_KEY)?;
+    tx.remove(META, &key(PROBE_KEY))?;
     Ok(())
 }
 
 const PROBE_KEY: &str = "health_probe";
 const PROBE_BYTES: usize = 1 << 20;
 
-pub fn set_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
-    let mut table = tx.txn.open_table(META)?;
-    table.insert(key, value.to_le_bytes().as_slice())?;
-    Ok(())
+pub fn set_u64(tx: &Tx<'_>, name: &str, value: u64) -> Result<()> {
+    tx.put(META, &key(name), &value.to_le_bytes().to_vec())
 }
 
 /// Returns the next number of a counter and advances it (numbers start at 1).
-pub fn next(tx: &Tx<'_>, key: &str) -> Result<u64> {
-    let mut table = tx.txn.open_table(META)?;
-    let current = match table.get(key)? {
-        Some(v) => decode_u64(v.value())?,
+pub fn next(tx: &Tx<'_>, name: &str) -> Result<u64> {
+    let current = match tx.at().get(META, &key(name))? {
+        Some(v) => decode_u64(&v)?,
         None => 1,
     };
-    table.insert(key, (current + 1).to_le_bytes().as_slice())?;
+    set_u64(tx, name, current + 1)?;
     Ok(current)
 }
 
@@ -80,16 +75,12 @@ pub fn key_fingerprint(rx: &Rx) -> Result<Option<String>> {
     Ok(get_bytes(rx, KEY_FINGERPRINT)?.and_then(|b| String::from_utf8(b).ok()))
 }
 
-pub fn get_bytes(rx: &Rx, key: &str) -> Result<Option<Vec<u8>>> {
-    let table = rx.txn.open_table(META)?;
-    let value = table.get(key)?;
-    Ok(value.map(|v| v.value().to_vec()))
+pub fn get_bytes(rx: &Rx, name: &str) -> Result<Option<Vec<u8>>> {
+    rx.at().get(META, &key(name))
 }
 
-pub fn set_bytes(tx: &Tx<'_>, key: &str, value: &[u8]) -> Result<()> {
-    let mut table = tx.txn.open_table(META)?;
-    table.insert(key, value)?;
-    Ok(())
+pub fn set_bytes(tx: &Tx<'_>, name: &str, value: &[u8]) -> Result<()> {
+    tx.put(META, &key(name), &value.to_vec())
 }
 
 /// The stored PIN: its PHC hash and its sealed form, if a PIN was set.

@@ -6,8 +6,9 @@
 //! binds it (the associated data's parts), to a closure that opens it with the old key and
 //! seals it with the new one. Nothing here writes a value that was not sealed.
 
-use redb::{ReadableTable, TableDefinition};
+use std::ops::Bound;
 
+use super::table::{Column, Def, Order};
 use super::{Tx, kinds};
 use crate::error::Result;
 
@@ -50,23 +51,26 @@ impl Tx<'_> {
 /// Walks `table` in key order, [`STEP`] entries at a time: each step is read (`read` turns a
 /// value into an owned one) and closed before `write` gets it, so `write` may open the table
 /// to change the entries it was handed.
-pub(super) fn in_steps<V: redb::Value + 'static, T>(
+pub(super) fn in_steps<V: Column, T>(
     tx: &Tx<'_>,
-    table: TableDefinition<u64, V>,
-    read: impl Fn(V::SelfType<'_>) -> Result<T>,
+    table: Def<u64, V>,
+    read: impl Fn(V) -> Result<T>,
     mut write: impl FnMut(Vec<(u64, T)>) -> Result<()>,
 ) -> Result<()> {
     let mut from = 0u64;
     loop {
-        let step = {
-            let table = tx.txn.open_table(table)?;
-            let mut step = Vec::with_capacity(STEP);
-            for entry in table.range(from..)?.take(STEP) {
-                let (key, value) = entry?;
-                step.push((key.value(), read(value.value())?));
-            }
-            step
-        };
+        let step = tx
+            .at()
+            .range(
+                table,
+                Bound::Included(&from),
+                Bound::Unbounded,
+                Order::Oldest,
+                STEP,
+            )?
+            .into_iter()
+            .map(|(key, value)| Ok((key, read(value)?)))
+            .collect::<Result<Vec<_>>>()?;
         let Some(last) = step.last().map(|(key, _)| *key) else {
             return Ok(());
         };

@@ -2,16 +2,39 @@
 //! secret itself never reaches the disk) and indexed by (username, handle) so a user can list
 //! and end them, and a password reset can end them all.
 
-use redb::{ReadableTable, TableDefinition};
+use std::ops::Bound;
+
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::records::{SessionRecord, TokenRecord, decode, encode};
+use super::table::{Def, Order};
 use super::tables::{SESSIONS, TOKENS, USER_SESSIONS, USER_TOKENS};
 use super::{Rx, Tx};
 use crate::error::Result;
 
-type ByHash = TableDefinition<'static, [u8; 32], &'static [u8]>;
-type ByUser = TableDefinition<'static, (&'static str, u128), [u8; 32]>;
+type ByHash = Def<[u8; 32], Vec<u8>>;
+type ByUser = Def<(String, u128), [u8; 32]>;
+
+/// The (username, handle) index entries of `user`, in handle order.
+fn of_user(
+    at: super::table::Reading<'_>,
+    table: ByUser,
+    user: &str,
+) -> Result<Vec<(u128, [u8; 32])>> {
+    let from = (user.to_string(), 0u128);
+    let to = (user.to_string(), u128::MAX);
+    let rows = at.range(
+        table,
+        Bound::Included(&from),
+        Bound::Included(&to),
+        Order::Oldest,
+        usize::MAX,
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|((_, handle), hash)| (handle, hash))
+        .collect())
+}
 
 /// What sessions and tokens have in common, so one set of functions serves both.
 pub trait Credential: Serialize + DeserializeOwned {
@@ -45,20 +68,21 @@ impl Credential for TokenRecord {
 
 impl Rx {
     pub fn credential<C: Credential>(&self, hash: &[u8; 32]) -> Result<Option<C>> {
-        let table = self.txn.open_table(C::BY_HASH)?;
-        let value = table.get(hash)?;
-        value.map(|v| decode(v.value())).transpose()
+        let value = self.at().get(C::BY_HASH, hash)?;
+        value.map(|v| decode(&v)).transpose()
     }
 
     /// A user's sessions or tokens, with the hash each is stored under.
     pub fn credentials_of<C: Credential>(&self, user: &str) -> Result<Vec<([u8; 32], C)>> {
-        let by_user = self.txn.open_table(C::BY_USER)?;
-        let by_hash = self.txn.open_table(C::BY_HASH)?;
+        let hashes: Vec<[u8; 32]> = of_user(self.at(), C::BY_USER, user)?
+            .into_iter()
+            .map(|(_, hash)| hash)
+            .collect();
+        let values = self.at().get_many(C::BY_HASH, &hashes)?;
         let mut found = Vec::new();
-        for entry in by_user.range((user, 0u128)..=(user, u128::MAX))? {
-            let hash = entry?.1.value();
-            if let Some(value) = by_hash.get(&hash)? {
-                found.push((hash, decode(value.value())?));
+        for (hash, value) in hashes.into_iter().zip(values) {
+            if let Some(value) = value {
+                found.push((hash, decode(&value)?));
             }
         }
         Ok(found)
@@ -67,35 +91,26 @@ impl Rx {
 
 impl Tx<'_> {
     pub fn credential<C: Credential>(&self, hash: &[u8; 32]) -> Result<Option<C>> {
-        let table = self.txn.open_table(C::BY_HASH)?;
-        let value = table.get(hash)?;
-        value.map(|v| decode(v.value())).transpose()
+        let value = self.at().get(C::BY_HASH, hash)?;
+        value.map(|v| decode(&v)).transpose()
     }
 
     pub fn put_credential<C: Credential>(&self, hash: &[u8; 32], record: &C) -> Result<()> {
-        self.txn
-            .open_table(C::BY_HASH)?
-            .insert(hash, encode(record)?.as_slice())?;
-        self.txn
-            .open_table(C::BY_USER)?
-            .insert((record.username(), record.handle()), hash)?;
-        Ok(())
+        self.put(C::BY_HASH, hash, &encode(record)?)?;
+        let by_user = (record.username().to_string(), record.handle());
+        self.put(C::BY_USER, &by_user, hash)
     }
 
     /// Removes one session or token by its secret's hash; false if there was none.
     pub fn remove_credential<C: Credential>(&self, hash: &[u8; 32]) -> Result<bool> {
-        let removed = self
-            .txn
-            .open_table(C::BY_HASH)?
-            .remove(hash)?
-            .map(|v| v.value().to_vec());
-        let Some(bytes) = removed else {
+        let Some(bytes) = self.remove(C::BY_HASH, hash)? else {
             return Ok(false);
         };
         let record: C = decode(&bytes)?;
-        self.txn
-            .open_table(C::BY_USER)?
-            .remove((record.username(), record.handle()))?;
+        self.remove(
+            C::BY_USER,
+            &(record.username().to_string(), record.handle()),
+        )?;
         Ok(true)
     }
 
@@ -105,15 +120,10 @@ impl Tx<'_> {
         user: &str,
         handle: u128,
     ) -> Result<bool> {
-        let hash = self
-            .txn
-            .open_table(C::BY_USER)?
-            .remove((user, handle))?
-            .map(|v| v.value());
-        let Some(hash) = hash else {
+        let Some(hash) = self.remove(C::BY_USER, &(user.to_string(), handle))? else {
             return Ok(false);
         };
-        self.txn.open_table(C::BY_HASH)?.remove(&hash)?;
+        self.remove(C::BY_HASH, &hash)?;
         Ok(true)
     }
 
@@ -123,24 +133,13 @@ impl Tx<'_> {
         user: &str,
         keep: Option<&[u8; 32]>,
     ) -> Result<u64> {
-        let mut hashes = Vec::new();
-        for entry in self
-            .txn
-            .open_table(C::BY_USER)?
-            .range((user, 0u128)..=(user, u128::MAX))?
-        {
-            let (key, value) = entry?;
-            hashes.push((key.value().1, value.value()));
-        }
         let mut n_removed = 0;
-        let mut by_user = self.txn.open_table(C::BY_USER)?;
-        let mut by_hash = self.txn.open_table(C::BY_HASH)?;
-        for (handle, hash) in hashes {
+        for (handle, hash) in of_user(self.at(), C::BY_USER, user)? {
             if Some(&hash) == keep {
                 continue;
             }
-            by_user.remove((user, handle))?;
-            by_hash.remove(&hash)?;
+            self.remove(C::BY_USER, &(user.to_string(), handle))?;
+            self.remove(C::BY_HASH, &hash)?;
             n_removed += 1;
         }
         Ok(n_removed)
@@ -157,18 +156,16 @@ impl Tx<'_> {
     /// Removes the sessions or tokens for which `expired` says so; returns how many.
     pub fn purge_credentials<C: Credential>(&self, expired: impl Fn(&C) -> bool) -> Result<u64> {
         let mut doomed = Vec::new();
-        for entry in self.txn.open_table(C::BY_HASH)?.iter()? {
-            let (key, value) = entry?;
-            let record: C = decode(value.value())?;
+        self.at().each(C::BY_HASH, |hash, value| {
+            let record: C = decode(&value)?;
             if expired(&record) {
-                doomed.push((key.value(), record.username().to_string(), record.handle()));
+                doomed.push((hash, record.username().to_string(), record.handle()));
             }
-        }
-        let mut by_user = self.txn.open_table(C::BY_USER)?;
-        let mut by_hash = self.txn.open_table(C::BY_HASH)?;
-        for (hash, user, handle) in &doomed {
-            by_hash.remove(hash)?;
-            by_user.remove((user.as_str(), *handle))?;
+            Ok(())
+        })?;
+        for (hash, user, handle) in doomed.iter().cloned() {
+            self.remove(C::BY_HASH, &hash)?;
+            self.remove(C::BY_USER, &(user, handle))?;
         }
         Ok(doomed.len() as u64)
     }

@@ -1,18 +1,22 @@
 //! Accounts: the users table, retired usernames, and published public keys.
 
-use redb::ReadableTable;
+use std::ops::Bound;
 
 use super::records::{UserRecord, decode, encode};
+use super::table::Order;
 use super::tables::{PUBLIC_KEYS, RETIRED, USERS};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
 use crate::model::Username;
 
+fn key(username: &Username) -> String {
+    username.as_str().to_string()
+}
+
 impl Rx {
     pub fn user(&self, username: &Username) -> Result<Option<UserRecord>> {
-        let table = self.txn.open_table(USERS)?;
-        let value = table.get(username.as_str())?;
-        value.map(|v| decode(v.value())).transpose()
+        let value = self.at().get(USERS, &key(username))?;
+        value.map(|v| decode(&v)).transpose()
     }
 
     /// Usernames starting with `prefix`, in order, at most `limit`.
@@ -21,63 +25,57 @@ impl Rx {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>> {
-        let table = self.txn.open_table(USERS)?;
+        let from = prefix.to_string();
+        let rows = self.at().range(
+            USERS,
+            Bound::Included(&from),
+            Bound::Unbounded,
+            Order::Oldest,
+            limit,
+        )?;
         let mut found = Vec::new();
-        for entry in table.range(prefix..)? {
-            let (key, value) = entry?;
-            let username = key.value();
-            if !username.starts_with(prefix) || found.len() >= limit {
+        for (username, value) in rows {
+            if !username.starts_with(prefix) {
                 break;
             }
-            let record: UserRecord = decode(value.value())?;
-            found.push((username.to_string(), record.name));
+            let record: UserRecord = decode(&value)?;
+            found.push((username, record.name));
         }
         Ok(found)
     }
 
     /// Every account, in username order.
     pub fn all_users(&self) -> Result<Vec<(String, UserRecord)>> {
-        let table = self.txn.open_table(USERS)?;
         let mut users = Vec::new();
-        for entry in table.iter()? {
-            let (key, value) = entry?;
-            users.push((key.value().to_string(), decode(value.value())?));
-        }
+        self.at().each(USERS, |username, value| {
+            users.push((username, decode(&value)?));
+            Ok(())
+        })?;
         Ok(users)
     }
 
     pub fn public_key(&self, username: &Username) -> Result<Option<Vec<u8>>> {
-        let table = self.txn.open_table(PUBLIC_KEYS)?;
-        let value = table.get(username.as_str())?;
-        Ok(value.map(|v| v.value().to_vec()))
+        self.at().get(PUBLIC_KEYS, &key(username))
     }
 }
 
 impl Tx<'_> {
     pub fn user(&self, username: &Username) -> Result<Option<UserRecord>> {
-        let table = self.txn.open_table(USERS)?;
-        let value = table.get(username.as_str())?;
-        value.map(|v| decode(v.value())).transpose()
+        let value = self.at().get(USERS, &key(username))?;
+        value.map(|v| decode(&v)).transpose()
     }
 
     pub fn user_exists(&self, username: &str) -> Result<bool> {
-        let table = self.txn.open_table(USERS)?;
-        Ok(table.get(username)?.is_some())
+        Ok(self.at().get(USERS, &username.to_string())?.is_some())
     }
 
     /// Adds an account; refuses a name in use or retired.
     pub fn insert_user(&self, username: &Username, record: &UserRecord) -> Result<()> {
-        let retired = self
-            .txn
-            .open_table(RETIRED)?
-            .get(username.as_str())?
-            .is_some();
-        let mut table = self.txn.open_table(USERS)?;
-        if retired || table.get(username.as_str())?.is_some() {
+        let retired = self.at().get(RETIRED, &key(username))?.is_some();
+        if retired || self.at().get(USERS, &key(username))?.is_some() {
             return Err(Error::UsernameTaken);
         }
-        table.insert(username.as_str(), encode(record)?.as_slice())?;
-        Ok(())
+        self.put(USERS, &key(username), &encode(record)?)
     }
 
     /// Changes an account as it is stored now: reads the record inside this transaction,
@@ -90,38 +88,25 @@ impl Tx<'_> {
         username: &Username,
         change: impl FnOnce(&mut UserRecord) -> Result<()>,
     ) -> Result<()> {
-        let mut table = self.txn.open_table(USERS)?;
-        let mut record: UserRecord = match table.get(username.as_str())? {
-            Some(value) => decode(value.value())?,
+        let mut record: UserRecord = match self.at().get(USERS, &key(username))? {
+            Some(value) => decode(&value)?,
             None => return Err(Error::NotFound),
         };
         change(&mut record)?;
-        table.insert(username.as_str(), encode(&record)?.as_slice())?;
-        Ok(())
+        self.put(USERS, &key(username), &encode(&record)?)
     }
 
     /// Removes the account row and retires the name; the caller clears sessions and mailboxes.
     pub fn remove_user(&self, username: &Username, now: i64) -> Result<bool> {
-        let removed = self
-            .txn
-            .open_table(USERS)?
-            .remove(username.as_str())?
-            .is_some();
+        let removed = self.remove(USERS, &key(username))?.is_some();
         if removed {
-            self.txn
-                .open_table(RETIRED)?
-                .insert(username.as_str(), now)?;
-            self.txn
-                .open_table(PUBLIC_KEYS)?
-                .remove(username.as_str())?;
+            self.put(RETIRED, &key(username), &now)?;
+            self.remove(PUBLIC_KEYS, &key(username))?;
         }
         Ok(removed)
     }
 
     pub fn put_public_key(&self, username: &Username, key: &[u8]) -> Result<()> {
-        self.txn
-            .open_table(PUBLIC_KEYS)?
-            .insert(username.as_str(), key)?;
-        Ok(())
+        self.put(PUBLIC_KEYS, &username.as_str().to_string(), &key.to_vec())
     }
 }

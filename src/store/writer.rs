@@ -20,9 +20,89 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use super::Tx;
-use super::handle::Handle;
-use crate::error::{Error, Result, StorageError};
+use super::handle::{Handle, Health};
+use super::{Tx, TxInner, pg};
+use crate::error::{Error, Fault, Result, StorageError};
+
+/// A store's write transactions as the writer drives them.
+pub(super) trait Backend: Send + 'static {
+    type Txn;
+    fn begin(&self) -> std::result::Result<Self::Txn, StorageError>;
+    fn tx(txn: &Self::Txn) -> Tx<'_>;
+    fn commit(&self, txn: Self::Txn) -> std::result::Result<(), StorageError>;
+    fn abort(&self, txn: Self::Txn);
+    fn health(&self) -> &Health;
+    /// Makes the store usable again after a fault that heals (redb: reopen the file).
+    fn recover(&self);
+}
+
+/// The embedded store's writer: redb transactions on the process's one handle.
+pub(super) struct RedbWriter(pub(super) Arc<Handle>);
+
+impl Backend for RedbWriter {
+    type Txn = redb::WriteTransaction;
+    fn begin(&self) -> std::result::Result<Self::Txn, StorageError> {
+        Ok(self.0.db()?.begin_write()?)
+    }
+    fn tx(txn: &Self::Txn) -> Tx<'_> {
+        Tx {
+            inner: TxInner::Redb(txn),
+        }
+    }
+    fn commit(&self, txn: Self::Txn) -> std::result::Result<(), StorageError> {
+        Ok(txn.commit()?)
+    }
+    fn abort(&self, txn: Self::Txn) {
+        if let Err(e) = txn.abort() {
+            tracing::error!("rolling back a batch failed: {e}");
+        }
+    }
+    fn health(&self) -> &Health {
+        self.0.health_ref()
+    }
+    fn recover(&self) {
+        // The handle is reopened before anyone is answered: a caller told to come back may
+        // read at once, and must not meet the handle a failed commit spoiled.
+        if let Err(e) = self.0.reopen() {
+            tracing::error!("reopening the database failed: {e}");
+        }
+    }
+}
+
+/// The PostgreSQL writer: `SERIALIZABLE` transactions on a connection of the pool (a broken
+/// one is dropped by the pool, so the next batch connects again).
+pub(super) struct PgWriter {
+    pub(super) pool: Arc<pg::Pool>,
+    pub(super) health: Arc<Health>,
+}
+
+impl Backend for PgWriter {
+    type Txn = pg::Session;
+    fn begin(&self) -> std::result::Result<Self::Txn, StorageError> {
+        pg::Session::begin(self.pool.lease()?, pg::TxMode::Write)
+    }
+    fn tx(txn: &Self::Txn) -> Tx<'_> {
+        Tx {
+            inner: TxInner::Pg(txn),
+        }
+    }
+    fn commit(&self, txn: Self::Txn) -> std::result::Result<(), StorageError> {
+        txn.commit()
+    }
+    fn abort(&self, txn: Self::Txn) {
+        if let Err(e) = txn.rollback() {
+            tracing::warn!("rolling back a batch failed: {e}");
+        }
+    }
+    fn health(&self) -> &Health {
+        &self.health
+    }
+    fn recover(&self) {}
+}
+
+/// How often a batch that lost a serialization conflict to another server is run again before
+/// its callers are told to come back.
+const CONFLICT_RETRIES: u32 = 30;
 
 /// The most closures one commit carries; bounds the work lost to one failed commit.
 const MAX_BATCH: usize = 256;
@@ -120,11 +200,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(handle: Arc<Handle>) -> Self {
+    pub(super) fn start(backend: impl Backend) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&handle, &queue))
+            .spawn(move || run(&backend, &queue))
             .expect("spawning the database writer thread");
         Writer {
             jobs: Mutex::new(Some(jobs)),
@@ -164,7 +244,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(handle: &Handle, queue: &Receiver<Job>) {
+fn run(backend: &impl Backend, queue: &Receiver<Job>) {
     let (mut n_changes, mut n_commits) = (0u64, 0u64);
     // How many callers take part in the current load: those of the last batch and those that
     // queued while it committed. Under steady load from N callers this settles at N.
@@ -183,7 +263,7 @@ fn run(handle: &Handle, queue: &Receiver<Job>) {
         n_changes += batch.len() as u64;
         n_commits += 1;
         let mut callers: HashSet<ThreadId> = batch.iter().map(|job| job.caller).collect();
-        commit_batch(handle, batch);
+        commit_batch(backend, batch);
         drain(queue, &mut next);
         // A caller answered by this commit may already be back: count it once.
         callers.extend(next.iter().map(|job| job.caller));
@@ -223,17 +303,15 @@ fn gather(queue: &Receiver<Job>, batch: &mut Vec<Job>, expected: usize) {
     }
 }
 
-fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
+fn commit_batch<B: Backend>(backend: &B, mut batch: Vec<Job>) {
+    let mut conflicts = 0;
     loop {
-        let txn = match handle
-            .db()
-            .and_then(|db| db.begin_write().map_err(StorageError::from))
-        {
+        let txn = match backend.begin() {
             Ok(txn) => txn,
-            Err(e) => return fail_batch(handle, batch, &e),
+            Err(e) => return fail_batch(backend, batch, &e),
         };
         let failed_at = {
-            let tx = Tx { txn: &txn };
+            let tx = B::tx(&txn);
             batch.iter_mut().position(|job| {
                 match catch_unwind(AssertUnwindSafe(|| job.change.run(&tx))) {
                     Ok(kept) => !kept,
@@ -246,30 +324,37 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
             })
         };
         let Some(failed_at) = failed_at else {
-            let committed = txn.commit().map_err(StorageError::from);
-            match committed {
+            match backend.commit(txn) {
                 Ok(()) => {
-                    handle.succeeded();
+                    backend.health().succeeded();
                     for job in batch {
                         job.change.answer(Ok(()));
                     }
+                    return;
                 }
-                Err(e) => fail_batch(handle, batch, &e),
+                Err(e) if e.fault() == Fault::Conflict && conflicts < CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    back_off(conflicts);
+                    continue;
+                }
+                Err(e) => return fail_batch(backend, batch, &e),
             }
-            return;
         };
         // Roll back everything the batch wrote; the changes before the failed one run again.
-        if let Err(e) = txn.abort() {
-            tracing::error!("rolling back a batch failed: {e}");
+        backend.abort(txn);
+        if let Some(Error::Store(e)) = batch[failed_at].change.fault() {
+            // Another server changed what this batch read: the whole batch runs again.
+            if e.fault() == Fault::Conflict && conflicts < CONFLICT_RETRIES {
+                conflicts += 1;
+                back_off(conflicts);
+                continue;
+            }
+            if e.fault().heals() {
+                let error = e.clone();
+                return fail_batch(backend, batch, &error);
+            }
         }
         let failed = batch.remove(failed_at);
-        if let Some(Error::Store(e)) = failed.change.fault()
-            && e.fault().heals()
-        {
-            let error = e.clone();
-            batch.push(failed);
-            return fail_batch(handle, batch, &error);
-        }
         failed.change.answer(Ok(()));
         if batch.is_empty() {
             return;
@@ -277,17 +362,21 @@ fn commit_batch(handle: &Handle, mut batch: Vec<Job>) {
     }
 }
 
+/// A short wait before running a batch that lost a conflict again, longer after each loss
+/// and jittered, so two servers that collide do not collide again in step.
+fn back_off(attempt: u32) {
+    let jitter = crate::crypto::random_u128().map_or(0, |r| (r % 1000) as u64);
+    let micros = 200 * u64::from(attempt.min(20)) + jitter;
+    std::thread::sleep(Duration::from_micros(micros));
+}
+
 /// Answers every caller of a batch that could not be stored. A storage fault also marks the
-/// store as failing and reopens the handle, so reads work again at once and the next batch
-/// finds a handle that is not spoiled by this failure.
-fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &StorageError) {
-    // The handle is reopened before anyone is answered: a caller told to come back may read
-    // at once, and must not meet the handle this failure spoiled.
+/// store as failing and lets the backend recover (redb reopens its handle), so reads work
+/// again at once and the next batch does not meet what this failure spoiled.
+fn fail_batch(backend: &impl Backend, batch: Vec<Job>, error: &StorageError) {
     if error.fault().heals() {
-        handle.failed(error);
-        if let Err(e) = handle.reopen() {
-            tracing::error!("reopening the database failed: {e}");
-        }
+        backend.health().failed(error);
+        backend.recover();
     } else {
         tracing::error!("a commit failed: {error}");
     }
@@ -300,14 +389,10 @@ fn fail_batch(handle: &Handle, batch: Vec<Job>, error: &StorageError) {
 mod tests {
     use super::*;
     use crate::store::meta;
-    use redb::ReadableDatabase;
 
     fn counter(handle: &Handle, key: &'static str) -> Option<u64> {
         let db = handle.db().unwrap();
-        let rx = crate::store::Rx {
-            txn: db.begin_read().unwrap(),
-            _db: None,
-        };
+        let rx = crate::store::redb_rx(redb::ReadableDatabase::begin_read(db.as_ref()).unwrap());
         meta::get_bytes(&rx, key)
             .unwrap()
             .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
@@ -319,8 +404,8 @@ mod tests {
     #[test]
     fn a_change_that_fails_leaves_nothing_and_its_batch_still_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let handle = Handle::open(&dir.path().join("t.redb")).unwrap();
-        crate::store::migrate(handle.db().unwrap().as_ref(), handle.path()).unwrap();
+        let handle = Arc::new(Handle::open(&dir.path().join("t.redb")).unwrap());
+        crate::store::migrate_redb(handle.db().unwrap().as_ref(), handle.path()).unwrap();
         let (first, first_answer) = Job::new(|tx| meta::set_u64(tx, "first", 1).map(|()| 1));
         let (refused, refused_answer) = Job::new(|tx| {
             meta::set_u64(tx, "refused", 2)?;
@@ -331,7 +416,10 @@ mod tests {
             meta::set_u64(tx, "panics", 4)?;
             panic!("a bug in a change");
         });
-        commit_batch(&handle, vec![first, refused, panics, last]);
+        commit_batch(
+            &RedbWriter(handle.clone()),
+            vec![first, refused, panics, last],
+        );
         assert_eq!(first_answer.recv().unwrap().unwrap(), 1);
         assert!(matches!(
             refused_answer.recv().unwrap(),

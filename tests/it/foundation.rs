@@ -472,7 +472,10 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
         stderr(&output)
     );
     {
-        let app = messages::commands::open_existing(&server.dir).unwrap();
+        let app = messages::commands::open_existing(
+            &messages::commands::Data::new(&server.dir, None).unwrap(),
+        )
+        .unwrap();
         let alice = messages::model::Username::parse("alice").unwrap();
         let page = app
             .mailbox(&alice, messages::model::Mailbox::Inbox, None, 50)

@@ -23,11 +23,11 @@ fn downgrade_to_schema_1(db_file: &Path, moved_back: impl Fn(u64) -> bool, drop_
     let db = redb::Database::open(db_file).unwrap();
     let txn = db.begin_write().unwrap();
     {
-        let mut messages = txn.open_table(MESSAGES).unwrap();
-        let mut bodies = txn.open_table(BODIES).unwrap();
-        let mut ids = txn.open_table(MESSAGE_IDS).unwrap();
-        let mut old_messages = txn.open_table(tables::v1::MESSAGES).unwrap();
-        let mut old_bodies = txn.open_table(tables::v1::BODIES).unwrap();
+        let mut messages = txn.open_table(MESSAGES.redb()).unwrap();
+        let mut bodies = txn.open_table(BODIES.redb()).unwrap();
+        let mut ids = txn.open_table(MESSAGE_IDS.redb()).unwrap();
+        let mut old_messages = txn.open_table(tables::v1::MESSAGES.redb()).unwrap();
+        let mut old_bodies = txn.open_table(tables::v1::BODIES.redb()).unwrap();
         let rows: Vec<(u64, u128, Vec<u8>)> = messages
             .iter()
             .unwrap()
@@ -44,15 +44,15 @@ fn downgrade_to_schema_1(db_file: &Path, moved_back: impl Fn(u64) -> bool, drop_
             old_messages.insert(id, record.as_slice()).unwrap();
             old_bodies.insert(id, body.as_slice()).unwrap();
         }
-        txn.open_table(META)
+        txn.open_table(META.redb())
             .unwrap()
             .insert("schema_version", 1u64.to_le_bytes().as_slice())
             .unwrap();
     }
     if drop_new_tables {
-        assert!(txn.delete_table(MESSAGES).unwrap());
-        assert!(txn.delete_table(BODIES).unwrap());
-        assert!(txn.delete_table(MESSAGE_IDS).unwrap());
+        assert!(txn.delete_table(MESSAGES.redb()).unwrap());
+        assert!(txn.delete_table(BODIES.redb()).unwrap());
+        assert!(txn.delete_table(MESSAGE_IDS.redb()).unwrap());
     }
     txn.commit().unwrap();
 }
@@ -61,7 +61,7 @@ fn downgrade_to_schema_1(db_file: &Path, moved_back: impl Fn(u64) -> bool, drop_
 fn schema_state(db_file: &Path) -> (u64, u64) {
     let db = redb::Database::open(db_file).unwrap();
     let txn = db.begin_read().unwrap();
-    let meta = txn.open_table(META).unwrap();
+    let meta = txn.open_table(META.redb()).unwrap();
     let version = u64::from_le_bytes(
         meta.get("schema_version")
             .unwrap()
@@ -70,7 +70,7 @@ fn schema_state(db_file: &Path) -> (u64, u64) {
             .try_into()
             .unwrap(),
     );
-    let left = match txn.open_table(tables::v1::MESSAGES) {
+    let left = match txn.open_table(tables::v1::MESSAGES.redb()) {
         Ok(table) => table.len().unwrap(),
         Err(redb::TableError::TableDoesNotExist(_)) => 0,
         Err(e) => panic!("{e}"),

@@ -17,7 +17,12 @@ pub fn load(data_dir: &Path, n_messages: u64) -> anyhow::Result<(Vec<(String, St
     std::fs::create_dir_all(data_dir)?;
     let started = Instant::now();
     // scrypt 2^15 for the demo users: the benchmark never times a password check.
-    let app = messages::commands::open_app(data_dir, 15, Settings::default(), true)?;
+    let app = messages::commands::open_app(
+        &messages::commands::Data::new(data_dir, None)?,
+        15,
+        Settings::default(),
+        true,
+    )?;
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr()) && n_messages >= 100_000;
     let users = app.demo(n_messages, &mut |n| {
         if show {
@@ -112,7 +117,12 @@ pub fn store_send_rate(work_dir: &Path, threads: usize, duration: Duration) -> a
     eprintln!("  store sends, {threads} threads");
     let data_dir = work_dir.join(format!("store-sends-{threads}"));
     let (users, _) = load(&data_dir, 0)?;
-    let app = messages::commands::open_app(&data_dir, 15, Settings::default(), false)?;
+    let app = messages::commands::open_app(
+        &messages::commands::Data::new(&data_dir, None)?,
+        15,
+        Settings::default(),
+        false,
+    )?;
     let from = messages::model::Username::parse(&users[0].0)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let to = users[1].0.clone();

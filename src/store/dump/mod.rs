@@ -25,7 +25,7 @@ use crate::error::Error;
 
 pub use super::kinds::Line;
 pub use read::read_dump;
-pub use restore::restore_into;
+pub use restore::{restore_into, restore_into_pg};
 pub use write::write_dump;
 
 pub const FORMAT_NAME: &str = "messages-dump";

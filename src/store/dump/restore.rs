@@ -12,7 +12,7 @@ use super::read::read_dump;
 use super::{RESTORE_BATCH, Summary, file_error};
 use crate::error::{Error, Result};
 use crate::store::kinds::{self, Line, Run};
-use crate::store::{Rx, Tx};
+use crate::store::{PgUrl, Rx, RxInner, Tx, TxInner, meta, pg};
 
 /// Restores a dump into a new database file at `target` (which must not exist, or be empty),
 /// checking the header's key fingerprint against `expected_fingerprint`, if given, before
@@ -48,6 +48,63 @@ pub fn restore_into(
     Ok(summary)
 }
 
+/// Restores a dump into the PostgreSQL database at `url`, replacing what it holds, in one
+/// transaction: every table emptied, every row stored, every kind's rule checked, then one
+/// commit. A refused dump (or a crash, or a lost connection) leaves the old data as it was.
+/// Refuses while any server runs against the database (they hold the fleet lock), and, unless
+/// `force`, when the database already holds data.
+pub fn restore_into_pg(
+    url: &PgUrl,
+    input: impl BufRead,
+    expected_fingerprint: Option<&str>,
+    force: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Summary> {
+    let pool = pg::Pool::open(url, 1)?;
+    crate::store::migrate_pg(&pool)?;
+    let session = std::rc::Rc::new(pg::Session::begin(pool.lease()?, pg::TxMode::Write)?);
+    pg::try_fleet_lock(&session)?;
+    let rx = Rx {
+        inner: RxInner::Pg(session.clone()),
+    };
+    if !force && meta::key_fingerprint(&rx)?.is_some() {
+        return Err(Error::BadDump(format!(
+            "the database {} already holds data; pass --force to replace it (make a dump of it first)",
+            url.shown()
+        )));
+    }
+    let tables: Vec<String> = crate::store::all_table_names()
+        .iter()
+        .map(|t| format!("{}.{t}", pg::SCHEMA))
+        .collect();
+    session.execute(&format!("TRUNCATE {}", tables.join(", ")))?;
+    let tx = Tx {
+        inner: TxInner::Pg(&session),
+    };
+    let mut batch = Batch::default();
+    let mut n_rows = 0u64;
+    let summary = read_dump(
+        input,
+        |header| check_fingerprint(&header.key_fingerprint, expected_fingerprint),
+        |row| {
+            batch.push(row);
+            if batch.n_rows >= RESTORE_BATCH {
+                n_rows += batch.n_rows as u64;
+                std::mem::take(&mut batch).store(&tx)?;
+                progress(n_rows);
+            }
+            Ok(())
+        },
+    )?;
+    batch.store(&tx)?;
+    kinds::check_restored(&rx)?;
+    drop(rx);
+    let session = std::rc::Rc::try_unwrap(session)
+        .map_err(|_| Error::Internal("the restore's transaction is still shared".into()))?;
+    session.commit()?;
+    Ok(summary)
+}
+
 fn check_fingerprint(found: &str, expected: Option<&str>) -> Result<()> {
     match expected {
         Some(expected) if found != expected => Err(Error::BadDump(format!(
@@ -80,21 +137,23 @@ impl Batch {
                 redb::Error::from(e),
             )
         })?;
-        let tx = Tx { txn: &txn };
+        let tx = Tx::redb_write(&txn);
         kinds::create_tables(&tx)?;
-        for run in self.runs {
-            run.restore(&tx)?;
-        }
+        self.store(&tx)?;
         txn.commit()?;
+        Ok(())
+    }
+
+    /// Stores the batch's runs in `tx`.
+    fn store(self, tx: &Tx<'_>) -> Result<()> {
+        for run in self.runs {
+            run.restore(tx)?;
+        }
         Ok(())
     }
 }
 
 /// Every kind's rule for the restored file, in one read snapshot of it.
 fn check_restored(db: &Database) -> Result<()> {
-    let rx = Rx {
-        txn: db.begin_read()?,
-        _db: None,
-    };
-    kinds::check_restored(&rx)
+    kinds::check_restored(&crate::store::redb_rx(db.begin_read()?))
 }

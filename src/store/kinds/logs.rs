@@ -4,7 +4,8 @@
 //! Rows only move between these tables and a dump here; writing and purging the logs is
 //! `store::messages`'s and `store::events`'s.
 
-use redb::{ReadableTable, TableDefinition};
+use std::ops::Bound;
+
 use serde::{Deserialize, Serialize};
 
 use super::meta::counter;
@@ -13,10 +14,11 @@ use crate::error::Result;
 use crate::store::meta::{NEXT_DELETED, NEXT_EVENT};
 use crate::store::records::{DeletedRecord, EventRecord, Sealed, decode, encode};
 use crate::store::reseal::{Resealer, SealedRef, in_steps};
+use crate::store::table::{Def, Order};
 use crate::store::tables::{DELETED, EVENTS};
 use crate::store::{Rx, Tx};
 
-type Numbered = TableDefinition<'static, u64, &'static [u8]>;
+type Numbered = Def<u64, Vec<u8>>;
 
 pub struct Deleted;
 
@@ -37,7 +39,7 @@ impl Kind for Deleted {
         for_each(rx, DELETED, |number, record| {
             emit(DeletedRow {
                 number,
-                record: decode(record)?,
+                record: decode(&record)?,
             })
         })
     }
@@ -56,16 +58,15 @@ impl Kind for Deleted {
         in_steps(
             tx,
             DELETED,
-            |bytes| decode::<DeletedRecord>(bytes),
+            |bytes| decode::<DeletedRecord>(&bytes),
             |step| {
-                let mut table = tx.txn.open_table(DELETED)?;
                 for (number, mut record) in step {
                     let id = record.message_id;
                     let bound = |field| SealedRef::message(id, &record.from, &record.to, field);
                     let title = reseal(bound("title"), &record.title.0)?;
                     let body = reseal(bound("body"), &record.body.0)?;
                     (record.title, record.body) = (Sealed(title), Sealed(body));
-                    table.insert(number, encode(&record)?.as_slice())?;
+                    tx.put(DELETED, &number, &encode(&record)?)?;
                     n_resealed += 2;
                 }
                 Ok(())
@@ -94,7 +95,7 @@ impl Kind for Event {
         for_each(rx, EVENTS, |number, record| {
             emit(EventRow {
                 number,
-                record: decode(record)?,
+                record: decode(&record)?,
             })
         })
     }
@@ -113,17 +114,19 @@ fn restore_numbered<'a, R: Serialize + 'a>(
     table: Numbered,
     rows: impl Iterator<Item = (u64, &'a R)>,
 ) -> Result<()> {
-    let mut table = tx.txn.open_table(table)?;
     for (number, record) in rows {
-        table.insert(number, encode(record)?.as_slice())?;
+        tx.put(table, &number, &encode(record)?)?;
     }
     Ok(())
 }
 
 /// The log's counter `key` is past its last number, so the next entry cannot overwrite one.
 fn check_counter(rx: &Rx, table: Numbered, key: &str, what: &str) -> Result<()> {
-    match rx.txn.open_table(table)?.last()? {
-        Some(last) if last.0.value() >= counter(rx, key)? => Err(inconsistent(format!(
+    let last = rx
+        .at()
+        .range(table, Bound::Unbounded, Bound::Unbounded, Order::Newest, 1)?;
+    match last.first() {
+        Some((number, _)) if *number >= counter(rx, key)? => Err(inconsistent(format!(
             "the {what} counter is behind its entries"
         ))),
         _ => Ok(()),

@@ -5,7 +5,6 @@
 //! Rows only move between these tables and a dump here; sending, reading and deleting are
 //! `store::messages`'s. The id index has no kind of its own: it is rebuilt from the records.
 
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::meta::counter;
@@ -37,7 +36,7 @@ impl Kind for Message {
         for_each(rx, MESSAGES, |_, (id, record)| {
             emit(MessageRow {
                 id: hex128(id),
-                record: decode(record)?,
+                record: decode(&record)?,
             })
         })
     }
@@ -49,13 +48,13 @@ impl Kind for Message {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<MessageRow>) -> Result<()> {
-        let mut messages = tx.txn.open_table(MESSAGES)?;
-        let mut message_ids = tx.txn.open_table(MESSAGE_IDS)?;
         for row in rows {
             let (id, seq) = (id_of(&row.id)?, row.record.seq);
-            let taken = message_ids.insert(id, seq)?.is_some();
-            let encoded = encode(&row.record)?;
-            if taken || messages.insert(seq, (id, encoded.as_slice()))?.is_some() {
+            let taken =
+                tx.at().get(MESSAGE_IDS, &id)?.is_some() || tx.at().get(MESSAGES, &seq)?.is_some();
+            tx.put(MESSAGE_IDS, &id, &seq)?;
+            tx.put(MESSAGES, &seq, &(id, encode(&row.record)?))?;
+            if taken {
                 return Err(inconsistent(format!(
                     "two messages share the id {id:032x} or the seq {seq}"
                 )));
@@ -76,19 +75,17 @@ impl Kind for Message {
     /// Titles and bodies, both bound to the message's id and participants; two a message.
     fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
         let mut n_resealed = 0;
-        let read = |(id, bytes): (u128, &[u8])| Ok((id, decode::<MessageRecord>(bytes)?));
+        let read = |(id, bytes): (u128, Vec<u8>)| Ok((id, decode::<MessageRecord>(&bytes)?));
         in_steps(tx, MESSAGES, read, |step| {
-            let mut messages = tx.txn.open_table(MESSAGES)?;
-            let mut bodies = tx.txn.open_table(BODIES)?;
             for (seq, (id, mut record)) in step {
                 let bound = |field| SealedRef::message(id, &record.from, &record.to, field);
                 let title = reseal(bound("title"), &record.title.0)?;
-                let body = bodies.get(seq)?.map(|v| v.value().to_vec());
+                let body = tx.at().get(BODIES, &seq)?;
                 let body = body.map(|b| reseal(bound("body"), &b)).transpose()?;
                 record.title = Sealed(title);
-                messages.insert(seq, (id, encode(&record)?.as_slice()))?;
+                tx.put(MESSAGES, &seq, &(id, encode(&record)?))?;
                 if let Some(body) = body {
-                    bodies.insert(seq, body.as_slice())?;
+                    tx.put(BODIES, &seq, &body)?;
                 }
                 n_resealed += 2;
             }
@@ -99,11 +96,9 @@ impl Kind for Message {
 }
 
 fn check_mailboxes(rx: &Rx, next_seq: u64) -> Result<()> {
-    let messages = rx.txn.open_table(MESSAGES)?;
-    let message_ids = rx.txn.open_table(MESSAGE_IDS)?;
     let check_entry = |user: &str, seq: u64, id: u128, inbox: bool| -> Result<()> {
         // The id index and the records agree: `Message::restore` refused any id or seq twice.
-        let Some(record) = find_record(&message_ids, &messages, id)? else {
+        let Some(record) = find_record(rx.at(), id)? else {
             return Err(inconsistent(format!(
                 "mailbox of {user} names a missing message"
             )));
@@ -121,18 +116,17 @@ fn check_mailboxes(rx: &Rx, next_seq: u64) -> Result<()> {
         Ok(())
     };
     for_each(rx, INBOX, |(user, seq), (id, _)| {
-        check_entry(user, seq, id, true)
+        check_entry(&user, seq, id, true)
     })?;
     for_each(rx, SENT, |(user, seq), id| {
-        check_entry(user, seq, id, false)
+        check_entry(&user, seq, id, false)
     })
 }
 
 fn check_messages(rx: &Rx, next_seq: u64) -> Result<()> {
-    let bodies = rx.txn.open_table(BODIES)?;
     for_each(rx, MESSAGES, |seq, (id, bytes)| {
-        let record: MessageRecord = decode(bytes)?;
-        if bodies.get(seq)?.is_none() {
+        let record: MessageRecord = decode(&bytes)?;
+        if rx.at().get(BODIES, &seq)?.is_none() {
             return Err(inconsistent(format!("message {id:032x} has no body")));
         }
         if record.seq >= next_seq {
@@ -161,15 +155,15 @@ impl Kind for Body {
     type Row = BodyRow;
 
     fn dump(rx: &Rx, emit: &mut dyn FnMut(BodyRow) -> Result<()>) -> Result<()> {
-        let messages = rx.txn.open_table(MESSAGES)?;
         for_each(rx, BODIES, |seq, body| {
-            let id = messages
-                .get(seq)?
-                .map(|v| v.value().0)
+            let id = rx
+                .at()
+                .get(MESSAGES, &seq)?
+                .map(|(id, _)| id)
                 .ok_or_else(|| Error::corrupt(format!("the body at seq {seq} has no message")))?;
             emit(BodyRow {
                 id: hex128(id),
-                body: Sealed(body.to_vec()),
+                body: Sealed(body),
             })
         })
     }
@@ -179,14 +173,12 @@ impl Kind for Body {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<BodyRow>) -> Result<()> {
-        let message_ids = tx.txn.open_table(MESSAGE_IDS)?;
-        let mut bodies = tx.txn.open_table(BODIES)?;
         for row in rows {
             let id = id_of(&row.id)?;
-            let Some(seq) = message_ids.get(id)?.map(|v| v.value()) else {
+            let Some(seq) = tx.at().get(MESSAGE_IDS, &id)? else {
                 return Err(inconsistent(format!("a body names no message ({id:032x})")));
             };
-            bodies.insert(seq, row.body.0.as_slice())?;
+            tx.put(BODIES, &seq, &row.body.0)?;
         }
         Ok(())
     }
@@ -213,7 +205,7 @@ impl Kind for Inbox {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(InboxRow) -> Result<()>) -> Result<()> {
         for_each(rx, INBOX, |(user, seq), (id, read)| {
             emit(InboxRow {
-                user: user.to_string(),
+                user,
                 seq,
                 id: hex128(id),
                 read,
@@ -226,9 +218,9 @@ impl Kind for Inbox {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<InboxRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(INBOX)?;
         for row in rows {
-            table.insert((row.user.as_str(), row.seq), (id_of(&row.id)?, row.read))?;
+            let id = id_of(&row.id)?;
+            tx.put(INBOX, &(row.user, row.seq), &(id, row.read))?;
         }
         Ok(())
     }
@@ -254,7 +246,7 @@ impl Kind for Sent {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(SentRow) -> Result<()>) -> Result<()> {
         for_each(rx, SENT, |(user, seq), id| {
             emit(SentRow {
-                user: user.to_string(),
+                user,
                 seq,
                 id: hex128(id),
             })
@@ -266,9 +258,9 @@ impl Kind for Sent {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<SentRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(SENT)?;
         for row in rows {
-            table.insert((row.user.as_str(), row.seq), id_of(&row.id)?)?;
+            let id = id_of(&row.id)?;
+            tx.put(SENT, &(row.user, row.seq), &id)?;
         }
         Ok(())
     }
@@ -290,12 +282,7 @@ impl Kind for Unread {
     type Row = UnreadRow;
 
     fn dump(rx: &Rx, emit: &mut dyn FnMut(UnreadRow) -> Result<()>) -> Result<()> {
-        for_each(rx, UNREAD, |user, count| {
-            emit(UnreadRow {
-                user: user.to_string(),
-                count,
-            })
-        })
+        for_each(rx, UNREAD, |user, count| emit(UnreadRow { user, count }))
     }
 
     fn check(row: &UnreadRow) -> std::result::Result<(), String> {
@@ -303,9 +290,8 @@ impl Kind for Unread {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<UnreadRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(UNREAD)?;
         for row in rows {
-            table.insert(row.user.as_str(), row.count)?;
+            tx.put(UNREAD, &row.user, &row.count)?;
         }
         Ok(())
     }

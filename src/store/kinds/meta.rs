@@ -4,7 +4,6 @@
 //! file with this binary's schema version, reads the counters other kinds' rules check against,
 //! and re-seals the sealed PIN. It must not write any other key.
 
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, for_each, inconsistent};
@@ -34,14 +33,22 @@ impl Kind for Meta {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(MetaRow) -> Result<()>) -> Result<()> {
         for_each(rx, META, |key, value| {
             emit(MetaRow {
-                key: key.to_string(),
-                value: Sealed(value.to_vec()),
+                key,
+                value: Sealed(value),
             })
         })
     }
 
+    /// A key is a name of ours: never empty, never holding a NUL (which ends a key's bytes in
+    /// PostgreSQL, see `store::table`).
+    fn check(row: &MetaRow) -> std::result::Result<(), String> {
+        if row.key.is_empty() || row.key.contains('\0') {
+            return Err(format!("invalid meta key `{}`", row.key.escape_debug()));
+        }
+        Ok(())
+    }
+
     fn restore(tx: &Tx<'_>, rows: Vec<MetaRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(META)?;
         for MetaRow { key, value } in rows {
             // A dump lists rows, not pages: whatever schema wrote it, they are stored in this
             // binary's tables, so the file gets this binary's schema version.
@@ -50,14 +57,14 @@ impl Kind for Meta {
             } else {
                 value.0
             };
-            table.insert(key.as_str(), value.as_slice())?;
+            tx.put(META, &key, &value)?;
         }
         Ok(())
     }
 
     fn check_restored(rx: &Rx) -> Result<()> {
-        match rx.txn.open_table(META)?.get(SCHEMA_KEY)? {
-            Some(v) if v.value() == SCHEMA_VERSION.to_le_bytes() => Ok(()),
+        match rx.at().get(META, &SCHEMA_KEY.to_string())? {
+            Some(v) if v == SCHEMA_VERSION.to_le_bytes() => Ok(()),
             _ => Err(inconsistent(
                 "its schema version record is missing or wrong",
             )),
@@ -65,12 +72,7 @@ impl Kind for Meta {
     }
 
     fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
-        let pin = tx
-            .txn
-            .open_table(META)?
-            .get(PIN_SEALED)?
-            .map(|v| v.value().to_vec());
-        let Some(pin) = pin else {
+        let Some(pin) = tx.at().get(META, &PIN_SEALED.to_string())? else {
             return Ok(0);
         };
         set_bytes(tx, PIN_SEALED, &reseal(SealedRef::Pin, &pin)?)?;
@@ -82,9 +84,8 @@ impl Kind for Meta {
 /// is missing or not eight bytes.
 pub(super) fn counter(rx: &Rx, key: &str) -> Result<u64> {
     Ok(rx
-        .txn
-        .open_table(META)?
-        .get(key)?
-        .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+        .at()
+        .get(META, &key.to_string())?
+        .and_then(|v| v.as_slice().try_into().ok().map(u64::from_le_bytes))
         .unwrap_or(1))
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::reseal::Resealer;
+use super::table::{Column, Def};
 use super::{Rx, Tx};
 use crate::error::{Error, Result};
 
@@ -83,22 +84,15 @@ registry! {
 }
 
 /// Visits every entry of `table` in key order.
-fn for_each<K, V>(
+fn for_each<K: Column + Clone, V: Column>(
     rx: &Rx,
-    table: redb::TableDefinition<K, V>,
-    mut visit: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<()>,
+    table: Def<K, V>,
+    visit: impl FnMut(K, V) -> Result<()>,
 ) -> Result<()>
 where
-    K: redb::Key + 'static,
-    V: redb::Value + 'static,
+    K::Redb: redb::Key,
 {
-    use redb::ReadableTable;
-    let table = rx.txn.open_table(table)?;
-    for entry in table.iter()? {
-        let (key, value) = entry?;
-        visit(key.value(), value.value())?;
-    }
-    Ok(())
+    rx.at().each(table, visit)
 }
 
 /// A username field: valid, and in the lower-cased form keys are stored under.

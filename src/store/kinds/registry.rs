@@ -81,9 +81,12 @@ macro_rules! registry {
         /// Opens every table of every kind, creating it, so a read transaction never meets a
         /// missing one.
         pub fn create_tables(tx: &Tx<'_>) -> Result<()> {
-            $($(tx.txn.open_table($crate::store::tables::$table)?;)+)+
+            $($(tx.create($crate::store::tables::$table)?;)+)+
             Ok(())
         }
+
+        /// Every table's name, for the PostgreSQL schema.
+        pub const TABLE_NAMES: &[&str] = &[$($($crate::store::tables::$table.name,)+)+];
 
         /// Hands every row of the snapshot to `emit` as a line, kind after kind in dump order.
         pub fn dump_all(rx: &Rx, emit: &mut dyn FnMut(Line) -> Result<()>) -> Result<()> {

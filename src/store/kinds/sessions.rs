@@ -5,18 +5,18 @@
 //! only move between these tables and a dump here; creating, checking and ending a session or
 //! token is `store::sessions`'s. No secret is here: only its hash.
 
-use redb::TableDefinition;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, for_each, hash_of, hex128, id_of, parse_hash, parse_u128, username};
 use crate::error::Result;
 use crate::store::records::{SessionRecord, TokenRecord, decode, encode};
+use crate::store::table::Def;
 use crate::store::tables::{SESSIONS, TOKENS, USER_SESSIONS, USER_TOKENS};
 use crate::store::{Rx, Tx};
 
-type ByHash = TableDefinition<'static, [u8; 32], &'static [u8]>;
-type ByUser = TableDefinition<'static, (&'static str, u128), [u8; 32]>;
+type ByHash = Def<[u8; 32], Vec<u8>>;
+type ByUser = Def<(String, u128), [u8; 32]>;
 
 pub struct Session;
 
@@ -84,7 +84,7 @@ fn dump_by_hash<R: DeserializeOwned>(
     mut emit: impl FnMut(String, R) -> Result<()>,
 ) -> Result<()> {
     for_each(rx, table, |hash, record| {
-        emit(hex::encode(hash), decode(record)?)
+        emit(hex::encode(hash), decode(&record)?)
     })
 }
 
@@ -93,9 +93,8 @@ fn restore_by_hash<'a, R: Serialize + 'a>(
     table: ByHash,
     rows: impl Iterator<Item = (&'a String, &'a R)>,
 ) -> Result<()> {
-    let mut table = tx.txn.open_table(table)?;
     for (hash, record) in rows {
-        table.insert(hash_of(hash)?, encode(record)?.as_slice())?;
+        tx.put(table, &hash_of(hash)?, &encode(record)?)?;
     }
     Ok(())
 }
@@ -171,7 +170,7 @@ fn dump_by_user(
     mut emit: impl FnMut([String; 3]) -> Result<()>,
 ) -> Result<()> {
     for_each(rx, table, |(user, handle), hash| {
-        emit([user.to_string(), hex128(handle), hex::encode(hash)])
+        emit([user, hex128(handle), hex::encode(hash)])
     })
 }
 
@@ -186,9 +185,8 @@ fn restore_by_user<'a>(
     table: ByUser,
     rows: impl Iterator<Item = [&'a String; 3]>,
 ) -> Result<()> {
-    let mut table = tx.txn.open_table(table)?;
     for [user, handle, hash] in rows {
-        table.insert((user.as_str(), id_of(handle)?), hash_of(hash)?)?;
+        tx.put(table, &(user.clone(), id_of(handle)?), &hash_of(hash)?)?;
     }
     Ok(())
 }

@@ -30,8 +30,8 @@ impl Kind for User {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(UserRow) -> Result<()>) -> Result<()> {
         for_each(rx, USERS, |name, record| {
             emit(UserRow {
-                username: name.to_string(),
-                record: decode(record)?,
+                username: name,
+                record: decode(&record)?,
             })
         })
     }
@@ -41,9 +41,8 @@ impl Kind for User {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<UserRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(USERS)?;
         for row in rows {
-            table.insert(row.username.as_str(), encode(&row.record)?.as_slice())?;
+            tx.put(USERS, &row.username, &encode(&row.record)?)?;
         }
         Ok(())
     }
@@ -67,7 +66,7 @@ impl Kind for Retired {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(RetiredRow) -> Result<()>) -> Result<()> {
         for_each(rx, RETIRED, |name, deleted_at| {
             emit(RetiredRow {
-                username: name.to_string(),
+                username: name,
                 deleted_at,
             })
         })
@@ -78,9 +77,8 @@ impl Kind for Retired {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<RetiredRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(RETIRED)?;
         for row in rows {
-            table.insert(row.username.as_str(), row.deleted_at)?;
+            tx.put(RETIRED, &row.username, &row.deleted_at)?;
         }
         Ok(())
     }
@@ -105,8 +103,8 @@ impl Kind for PublicKey {
     fn dump(rx: &Rx, emit: &mut dyn FnMut(PublicKeyRow) -> Result<()>) -> Result<()> {
         for_each(rx, PUBLIC_KEYS, |name, key| {
             emit(PublicKeyRow {
-                username: name.to_string(),
-                key: Sealed(key.to_vec()),
+                username: name,
+                key: Sealed(key),
             })
         })
     }
@@ -116,9 +114,8 @@ impl Kind for PublicKey {
     }
 
     fn restore(tx: &Tx<'_>, rows: Vec<PublicKeyRow>) -> Result<()> {
-        let mut table = tx.txn.open_table(PUBLIC_KEYS)?;
         for row in rows {
-            table.insert(row.username.as_str(), row.key.0.as_slice())?;
+            tx.put(PUBLIC_KEYS, &row.username, &row.key.0)?;
         }
         Ok(())
     }

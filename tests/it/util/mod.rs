@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod backend;
 pub mod client;
 pub mod dump;
 pub mod tls;
@@ -38,6 +39,7 @@ pub fn messages(data_dir: &Path) -> Command {
         .env_remove("MESSAGES_PIN")
         .env_remove("MESSAGES_LISTEN")
         .env_remove("MESSAGES_DATA_DIR");
+    backend::apply(&mut command, data_dir);
     command
 }
 
