@@ -17,10 +17,16 @@ pg_dir="$(mktemp -d /tmp/messages-ci-pg.XXXXXX)"
 pg_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 chown postgres "${pg_dir}"
 su postgres -s /bin/sh -c "${pg_bin}/initdb -D ${pg_dir}/data -A trust -U postgres >/dev/null"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -keyout "${pg_dir}/data/server.key" -out "${pg_dir}/data/server.crt" 2>/dev/null
-cp "${pg_dir}/data/server.crt" "${pg_dir}/ca.crt"
+# A CA of its own and a server certificate it signs (webpki refuses a self-signed CA
+# certificate used as the server's own), for the tests of sslmode=verify-full.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=messages test CA" \
+  -keyout "${pg_dir}/ca.key" -out "${pg_dir}/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+  -keyout "${pg_dir}/data/server.key" -out "${pg_dir}/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+  > "${pg_dir}/ext.cnf"
+openssl x509 -req -in "${pg_dir}/server.csr" -CA "${pg_dir}/ca.crt" -CAkey "${pg_dir}/ca.key" \
+  -CAcreateserial -days 2 -extfile "${pg_dir}/ext.cnf" -out "${pg_dir}/data/server.crt" 2>/dev/null
 chown postgres "${pg_dir}/data/server.key" "${pg_dir}/data/server.crt"
 chmod 600 "${pg_dir}/data/server.key"
 cat >> "${pg_dir}/data/postgresql.conf" <<CONF

@@ -138,7 +138,7 @@ impl<'a> Tx<'a> {
 #[derive(Debug, Clone)]
 pub enum Location {
     Embedded(PathBuf),
-    Postgres(PgUrl),
+    Postgres(Box<PgUrl>),
 }
 
 impl Location {
@@ -146,7 +146,7 @@ impl Location {
     pub fn new(data_dir: &Path, url: Option<&str>) -> Result<Self> {
         match url {
             None => Ok(Location::Embedded(data_dir.to_path_buf())),
-            Some(url) => Ok(Location::Postgres(PgUrl::parse(url)?)),
+            Some(url) => Ok(Location::Postgres(Box::new(PgUrl::parse(url)?))),
         }
     }
 
@@ -292,10 +292,7 @@ impl Store {
                 }
             }
             Engine::Pg(pool) => Rx {
-                inner: RxInner::Pg(std::rc::Rc::new(pg::Session::begin(
-                    pool.lease()?,
-                    pg::TxMode::Read,
-                )?)),
+                inner: RxInner::Pg(std::rc::Rc::new(pool.begin(pg::TxMode::Read)?)),
             },
         };
         work(&rx)
@@ -334,7 +331,7 @@ impl Snapshot {
             Location::Postgres(url) => {
                 let pool = pg::Pool::open(url, 1)?;
                 migrate_pg(&pool)?;
-                let session = pg::Session::begin(pool.lease()?, pg::TxMode::Read)?;
+                let session = pool.begin(pg::TxMode::Read)?;
                 Ok(Snapshot {
                     rx: Rx {
                         inner: RxInner::Pg(std::rc::Rc::new(session)),

@@ -40,7 +40,7 @@ fn take_array<const N: usize>(input: &mut &[u8]) -> Result<[u8; N]> {
     }
     let (head, rest) = input.split_at(N);
     *input = rest;
-    Ok(head.try_into().map_err(|_| malformed())?)
+    head.try_into().map_err(|_| malformed())
 }
 
 impl Column for String {

@@ -79,7 +79,7 @@ pub(super) struct PgWriter {
 impl Backend for PgWriter {
     type Txn = pg::Session;
     fn begin(&self) -> std::result::Result<Self::Txn, StorageError> {
-        pg::Session::begin(self.pool.lease()?, pg::TxMode::Write)
+        self.pool.begin(pg::TxMode::Write)
     }
     fn tx(txn: &Self::Txn) -> Tx<'_> {
         Tx {

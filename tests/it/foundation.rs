@@ -39,7 +39,11 @@ fn first_start_creates_data_dir_key_and_prints_pin_once() {
     assert!(status.success());
     let key_mode = fs::metadata(dir.join("key")).unwrap().permissions().mode() & 0o777;
     assert_eq!(key_mode, 0o600);
-    assert!(dir.join("messages.redb").exists());
+    // The embedded store is a file in the data directory; PostgreSQL's data is elsewhere.
+    assert_eq!(
+        dir.join("messages.redb").exists(),
+        !util::backend::is_postgres()
+    );
     // A second start has a PIN already and does not print one.
     let mut server = Server::start_in(&dir, &["--pin", "246810"]);
     server.stop();
@@ -381,7 +385,7 @@ fn a_database_with_a_newer_schema_is_refused() {
     let mut server = Server::start();
     server.stop();
     {
-        let store = messages::store::Store::open(&server.dir).unwrap();
+        let store = messages::store::Store::open_at(&util::backend::location(&server.dir)).unwrap();
         store
             .write(|tx| messages::store::meta::set_u64(tx, messages::store::meta::SCHEMA_KEY, 99))
             .unwrap();
@@ -472,10 +476,7 @@ fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
         stderr(&output)
     );
     {
-        let app = messages::commands::open_existing(
-            &messages::commands::Data::new(&server.dir, None).unwrap(),
-        )
-        .unwrap();
+        let app = messages::commands::open_existing(&util::backend::data(&server.dir)).unwrap();
         let alice = messages::model::Username::parse("alice").unwrap();
         let page = app
             .mailbox(&alice, messages::model::Mailbox::Inbox, None, 50)

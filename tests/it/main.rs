@@ -9,6 +9,7 @@ mod browser;
 mod browser_a11y;
 mod browser_live;
 mod browser_search;
+mod fleet;
 mod foundation;
 mod http_core;
 mod migration;

@@ -62,7 +62,7 @@ pub fn restore_into_pg(
 ) -> Result<Summary> {
     let pool = pg::Pool::open(url, 1)?;
     crate::store::migrate_pg(&pool)?;
-    let session = std::rc::Rc::new(pg::Session::begin(pool.lease()?, pg::TxMode::Write)?);
+    let session = std::rc::Rc::new(pool.begin(pg::TxMode::Write)?);
     pg::try_fleet_lock(&session)?;
     let rx = Rx {
         inner: RxInner::Pg(session.clone()),

@@ -45,5 +45,42 @@ pub(super) fn classify(error: postgres::Error, context: &str) -> StorageError {
         // No SQL state: the connection itself failed (refused, reset, closed, timed out).
         None => Fault::Closed,
     };
-    StorageError::new(fault, context.to_string()).caused_by(error)
+    StorageError::new(fault, context.to_string()).caused_by(Told::of(error))
+}
+
+/// A PostgreSQL error told whole: the client's own text ("db error", "error performing TLS
+/// handshake") followed by each cause (the server's message, the certificate's fault), which
+/// is what an operator needs to read. The error itself is kept as the cause.
+#[derive(Debug)]
+struct Told {
+    text: String,
+    error: postgres::Error,
+}
+
+impl Told {
+    fn of(error: postgres::Error) -> Self {
+        let mut text = error.to_string();
+        let mut cause = std::error::Error::source(&error);
+        while let Some(inner) = cause {
+            let said = inner.to_string();
+            if !text.contains(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
+            cause = inner.source();
+        }
+        Told { text, error }
+    }
+}
+
+impl std::fmt::Display for Told {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Told {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }

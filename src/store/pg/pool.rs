@@ -108,6 +108,22 @@ impl Pool {
         }
     }
 
+    /// A transaction on a working connection: one the server ended while it lay idle (a
+    /// restart, a failover, an administrator) fails at `BEGIN`, before anything was done, so
+    /// it is dropped and the next one tried, up to a fresh connection.
+    pub(in crate::store) fn begin(
+        self: &Arc<Self>,
+        mode: super::TxMode,
+    ) -> std::result::Result<super::Session, StorageError> {
+        let mut tries = 0;
+        loop {
+            match super::Session::begin(self.lease()?, mode) {
+                Err(e) if e.fault() == Fault::Closed && tries <= self.max => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
     fn leased(self: &Arc<Self>, client: Client) -> Lease {
         Lease {
             client: Some(client),

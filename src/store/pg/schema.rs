@@ -31,7 +31,7 @@ pub(in crate::store) fn schema_sql(tables: &[&str]) -> Vec<String> {
 /// Begins the transaction that opens the database: takes the open lock, creates what is
 /// missing. The caller checks and migrates the version in it, then commits.
 pub(in crate::store) fn ensure_schema(pool: &Arc<Pool>, tables: &[&str]) -> Result<Session> {
-    let session = Session::begin(pool.lease()?, TxMode::Write)?;
+    let session = pool.begin(TxMode::Write)?;
     session.execute(&format!("SELECT pg_advisory_xact_lock({OPEN_LOCK})"))?;
     for statement in schema_sql(tables) {
         session.execute(&statement)?;

@@ -234,7 +234,8 @@ fn housekeeping_purges_old_log_entries_events_and_expired_credentials() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (expired_session, live_session, expired_token) = ([1u8; 32], [2u8; 32], [3u8; 32]);
     {
-        let store = Store::open(&dir).expect("open the stopped server's store");
+        let store = Store::open_at(&crate::util::backend::location(&dir))
+            .expect("open the stopped server's store");
         let old_id = u128::from_str_radix(&old, 16).expect("hex id");
         store
             .write(move |tx| {
@@ -305,7 +306,7 @@ fn housekeeping_purges_old_log_entries_events_and_expired_credentials() {
     get_ok(server.addr, &bob, "/api/v1/me");
     assert!(server.stop().success());
 
-    let store = Store::open(&dir).expect("reopen");
+    let store = Store::open_at(&crate::util::backend::location(&dir)).expect("reopen");
     let present = |hash: [u8; 32], token: bool| {
         store
             .read(move |rx| {

@@ -98,3 +98,48 @@ pub fn embedded_only(what: &str) -> bool {
     }
     false
 }
+
+/// The store of the data directory `dir`, as the library names it (for the few tests that open
+/// a stopped server's data through the library).
+pub fn location(dir: &Path) -> messages::store::Location {
+    data(dir).location
+}
+
+/// The data directory `dir` and its store, as the commands see them.
+pub fn data(dir: &Path) -> messages::commands::Data {
+    let database = is_postgres().then(|| database_for(dir));
+    messages::commands::Data::new(dir, database.as_deref()).expect("a test data place")
+}
+
+/// A digest of every row of the data directory's database (PostgreSQL), to show that a refused
+/// command changed nothing; "empty" before the schema exists.
+pub fn digest(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let url = database_for(dir);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the test database");
+    let tables = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'messages' ORDER BY 1",
+            &[],
+        )
+        .expect("listing tables");
+    if tables.is_empty() {
+        return "empty".into();
+    }
+    let mut hash = Sha256::new();
+    for table in tables {
+        let name: String = table.get(0);
+        hash.update(name.as_bytes());
+        for row in client
+            .query(&format!("SELECT k, v FROM messages.{name} ORDER BY k"), &[])
+            .expect("reading a table")
+        {
+            let (k, v): (Vec<u8>, Vec<u8>) = (row.get(0), row.get(1));
+            hash.update((k.len() as u64).to_le_bytes());
+            hash.update(&k);
+            hash.update((v.len() as u64).to_le_bytes());
+            hash.update(&v);
+        }
+    }
+    hex::encode(hash.finalize())
+}

@@ -4,8 +4,8 @@
 //! from a real one with their checksum made to match, and a fingerprint of a directory to show
 //! that a refused restore changed nothing.
 //!
-//! The dump format is read here only as text (lines, kinds, ids); nothing here opens a
-//! database or links to the crate under test.
+//! The dump format is read here only as text (lines, kinds, ids); nothing here links to the
+//! crate under test (a PostgreSQL run digests the directory's database with SQL).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -167,9 +167,10 @@ pub fn assert_same_records(a: &[String], b: &[String]) {
 /// Every file of a directory with a hash of its bytes, to show that a refused restore
 /// changed nothing.
 /// The empty `lock` file that commands create to exclude each other is left out.
+/// On PostgreSQL, the directory's database is part of it: a digest of all its rows.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
     use sha2::{Digest, Sha256};
-    files_under(dir)
+    let mut files: Vec<(PathBuf, String)> = files_under(dir)
         .into_iter()
         .filter(|p| !p.ends_with("lock"))
         .map(|p| {
@@ -178,5 +179,12 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
                 hex::encode(Sha256::digest(fs::read(&p).unwrap())),
             )
         })
-        .collect()
+        .collect();
+    if super::backend::is_postgres() {
+        files.push((
+            PathBuf::from("(its PostgreSQL database)"),
+            super::backend::digest(dir),
+        ));
+    }
+    files
 }
