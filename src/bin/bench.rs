@@ -14,6 +14,7 @@ mod bench {
     pub mod live;
     pub mod live_phase;
     pub mod load;
+    pub mod postgres;
     pub mod report;
     pub mod search;
     pub mod server;
@@ -69,6 +70,11 @@ struct Options {
     /// Keep the data directories (and the server logs) afterwards.
     #[arg(long)]
     keep: bool,
+    /// Also run the 1x scenarios on PostgreSQL: a URL of a server the benchmark may create
+    /// (and afterwards drop) a database `messages_bench_<pid>` on, e.g.
+    /// `postgres://postgres@127.0.0.1:5432/postgres`. Rows of that run start with "pg ".
+    #[arg(long)]
+    database: Option<String>,
 }
 
 const PIN: &str = "bench-pin-4711";
@@ -103,6 +109,10 @@ struct Bench {
     /// Named figures for the summary (rates in req/s).
     figures: std::collections::BTreeMap<String, f64>,
     worst_read_p99: (f64, String),
+    /// The store the scenarios now run on (see `bench/postgres.rs`).
+    on: bench::postgres::On,
+    /// The worst read p99 of the PostgreSQL rows, and which row.
+    pg_worst_read_p99: (f64, String),
     /// The rounds behind the alternating inbox ratio, for the summary.
     alternating_rounds: String,
 }
@@ -139,6 +149,8 @@ fn run(options: Options) -> anyhow::Result<()> {
         rows: Vec::new(),
         figures: Default::default(),
         worst_read_p99: (0.0, String::new()),
+        on: bench::postgres::On::default(),
+        pg_worst_read_p99: (0.0, String::new()),
         alternating_rounds: String::new(),
     };
     eprintln!(
@@ -163,6 +175,9 @@ impl Bench {
 
     fn all(&mut self) -> anyhow::Result<()> {
         self.base_phase()?;
+        if let Some(url) = self.options.database.clone() {
+            self.postgres_phase(&url)?;
+        }
         if self.wanted(LIVE) {
             self.live_phase()?;
         }
@@ -188,7 +203,7 @@ impl Bench {
             data_dir,
             pin: PIN,
             threads: self.options.threads,
-            extra: &[],
+            extra: &self.on.serve_args(),
         })
     }
 
@@ -215,12 +230,13 @@ impl Bench {
             eprintln!("    first error: {error}");
         }
         let p99 = outcome.quantile_ms(0.99);
-        if read && p99 > self.worst_read_p99.0 {
-            self.worst_read_p99 = (p99, scenario.name.clone());
+        let name = format!("{}{}", self.on.prefix, scenario.name);
+        if read {
+            self.on.read_p99(p99, &name, &mut self.worst_read_p99);
         }
-        self.figures.insert(scenario.name.clone(), outcome.rate());
+        self.figures.insert(name.clone(), outcome.rate());
         self.rows.push(Row {
-            scenario: scenario.name.clone(),
+            scenario: name,
             rate: Some(outcome.rate()),
             p50_ms: Some(outcome.quantile_ms(0.5)),
             p99_ms: Some(p99),
@@ -271,7 +287,7 @@ impl Bench {
     fn base_phase(&mut self) -> anyhow::Result<()> {
         let data_dir = self.work_dir.join("data-1x");
         eprintln!("loading 1x data ({BASE_PER_USER} messages per user)...");
-        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER)?;
+        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER, self.on.database())?;
         let server = self.start_server(&data_dir)?;
         let addr = server.addr;
         let who = Credentials::sign_in(addr, &users)?;
@@ -306,7 +322,10 @@ impl Bench {
             true,
             "{bytes} B",
         );
-        if self.wanted("GET /healthz") && self.wanted("GET /inbox (50/page)") {
+        if self.wanted("GET /healthz")
+            && self.wanted("GET /inbox (50/page)")
+            && self.on.database().is_none()
+        {
             self.alternating_inbox_ratio(&server, &who.cookie_header());
         }
         let cookie = who.cookie_header();
@@ -344,13 +363,19 @@ impl Bench {
         );
 
         // Durable writes: measure the disk first, in the same run and on the same filesystem.
-        let fsyncs = bench::disk::fsync_rate(&data_dir, Duration::from_secs(2), 50_000)?;
-        self.figures.insert("fsync".into(), fsyncs);
-        self.note_row(
-            "fsync (4 KiB write + fdatasync)",
-            0,
-            format!("{fsyncs:.0} fsyncs/s on the data dir's filesystem"),
-        );
+        let fsyncs = match self.figures.get("fsync") {
+            Some(measured) => *measured,
+            None => {
+                let fsyncs = bench::disk::fsync_rate(&data_dir, Duration::from_secs(2), 50_000)?;
+                self.figures.insert("fsync".into(), fsyncs);
+                self.note_row(
+                    "fsync (4 KiB write + fdatasync)",
+                    0,
+                    format!("{fsyncs:.0} fsyncs/s on the data dir's filesystem"),
+                );
+                fsyncs
+            }
+        };
 
         let cookie = who.cookie_header();
         let csrf = who.compose_csrf.clone();
@@ -392,7 +417,7 @@ impl Bench {
         }
         let hwm = server.hwm_kb();
         let stats = server.stop()?;
-        if self.wanted("store sends") {
+        if self.wanted("store sends") && self.on.database().is_none() {
             // The same sends without HTTP: the rate before group commit, and the storage's ceiling.
             let seconds = self.budget.duration.min(Duration::from_secs(4));
             for threads in [1, self.options.connections] {
@@ -402,7 +427,7 @@ impl Bench {
             }
         }
         self.note_row(
-            "server 1x (whole run)",
+            &format!("{}server 1x (whole run)", self.on.prefix),
             hwm,
             "VmHWM of the server process".into(),
         );
@@ -432,7 +457,7 @@ impl Bench {
         let data_dir = self.work_dir.join(format!("data-{factor}x"));
         let per_user = BASE_PER_USER * factor;
         eprintln!("loading {factor}x data ({per_user} messages per user)...");
-        let (users, _) = bench::disk::load(&data_dir, 3 * per_user)?;
+        let (users, _) = bench::disk::load(&data_dir, 3 * per_user, None)?;
         let server = self.start_server(&data_dir)?;
         let who = Credentials::sign_in(server.addr, &users)?;
         let cookie = who.cookie_header();
@@ -465,7 +490,7 @@ impl Bench {
         let data_dir = self.work_dir.join("data-search");
         // alice receives a third of the generated messages: 10,000 in her inbox.
         eprintln!("loading 30,000 messages (10,000 in alice's inbox) for search...");
-        let (users, _) = bench::disk::load(&data_dir, 30_000)?;
+        let (users, _) = bench::disk::load(&data_dir, 30_000, None)?;
         let server = self.start_server(&data_dir)?;
         let (username, password) = users
             .iter()
@@ -504,7 +529,7 @@ impl Bench {
     fn dump_phase(&mut self, n_messages: u64) -> anyhow::Result<()> {
         let data_dir = self.work_dir.join("data-dump");
         eprintln!("loading {n_messages} messages for dump and restore...");
-        let (_, load_seconds) = bench::disk::load(&data_dir, n_messages)?;
+        let (_, load_seconds) = bench::disk::load(&data_dir, n_messages, None)?;
         self.note_row(
             &format!("load {n_messages} messages (in-process)"),
             0,

@@ -13,12 +13,17 @@ use super::server::run_measured;
 
 /// Creates the demo users (alice, bob, carol) and `n_messages` generated messages among them
 /// (each user receives a third); returns (username, password) pairs and the seconds it took.
-pub fn load(data_dir: &Path, n_messages: u64) -> anyhow::Result<(Vec<(String, String)>, f64)> {
+/// `database` (a PostgreSQL URL) holds the data instead of the embedded file when given.
+pub fn load(
+    data_dir: &Path,
+    n_messages: u64,
+    database: Option<&str>,
+) -> anyhow::Result<(Vec<(String, String)>, f64)> {
     std::fs::create_dir_all(data_dir)?;
     let started = Instant::now();
     // scrypt 2^15 for the demo users: the benchmark never times a password check.
     let app = messages::commands::open_app(
-        &messages::commands::Data::new(data_dir, None)?,
+        &messages::commands::Data::new(data_dir, database)?,
         15,
         Settings::default(),
         true,
@@ -116,7 +121,7 @@ pub fn dump_and_restore(
 pub fn store_send_rate(work_dir: &Path, threads: usize, duration: Duration) -> anyhow::Result<f64> {
     eprintln!("  store sends, {threads} threads");
     let data_dir = work_dir.join(format!("store-sends-{threads}"));
-    let (users, _) = load(&data_dir, 0)?;
+    let (users, _) = load(&data_dir, 0, None)?;
     let app = messages::commands::open_app(
         &messages::commands::Data::new(&data_dir, None)?,
         15,

@@ -12,7 +12,7 @@ impl Bench {
     pub(crate) fn live_phase(&mut self) -> anyhow::Result<()> {
         let data_dir = self.work_dir.join("data-live");
         eprintln!("loading data for the live poll...");
-        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER)?;
+        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER, None)?;
         // Room for a connection per tab, and for the logins of the sessions below.
         let extra: Vec<String> = [
             "--max-connections",

@@ -31,6 +31,7 @@ impl Bench {
             );
         }
         self.print_targets();
+        self.print_postgres_targets();
     }
 
     pub(crate) fn print_targets(&self) {
