@@ -1,4 +1,5 @@
-//! Embeds everything under `assets/` into the binary: writes `$OUT_DIR/assets.rs`, a sorted
+//! Embeds everything under `assets/` but `assets/deploy/` (the operators' packaging) into the
+//! binary: writes `$OUT_DIR/assets.rs`, a sorted
 //! table of (path relative to assets/, MIME type, bytes via include_bytes!). The binary never
 //! reads templates, static files or schemas from disk at run time.
 
@@ -39,6 +40,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         let path = entry.path();
         println!("cargo:rerun-if-changed={}", path.display());
         if path.is_dir() {
+            // Files for operators (the container image, the systemd unit), not for serving.
+            if path == root.join("deploy") {
+                continue;
+            }
             collect(root, &path, files);
         } else if let Ok(relative) = path.strip_prefix(root) {
             let name = relative.to_string_lossy().replace('\\', "/");

@@ -88,6 +88,13 @@ pub enum Command {
         #[arg(long, env = "MESSAGES_SINCE")]
         since: Option<String>,
     },
+    /// Ask a running server on this machine whether it is healthy (`GET /healthz`): exit 0
+    /// when it answers 200, 1 otherwise (for a container's health check; plain HTTP only).
+    Health {
+        /// The address the server listens on.
+        #[arg(long, env = "MESSAGES_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Show security events.
     Audit {
         /// YYYY-MM-DD or an RFC 3339 time.

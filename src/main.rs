@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         }
         Command::Audit { since } => commands::admin::audit(data_dir, since.as_deref()),
         Command::RotateKey => commands::rotate::run(data_dir),
+        Command::Health { listen } => commands::health(&listen),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

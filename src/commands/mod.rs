@@ -163,6 +163,37 @@ pub fn open_existing(data: &Data) -> anyhow::Result<App> {
     )
 }
 
+/// `messages health`: one `GET /healthz` to the server at `listen` (an unspecified address
+/// such as 0.0.0.0 reaches this machine's own), with a short timeout.
+pub fn health(listen: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+    let mut addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen} is not an IP address and port"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let limit = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, limit)
+        .with_context(|| format!("no server answers on {addr}"))?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut answer = Vec::new();
+    stream.take(4096).read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("healthy");
+        Ok(())
+    } else {
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().trim();
+        bail!("the server on {addr} is not healthy: {status} {body}")
+    }
+}
+
 /// Whether stderr is a terminal (progress is shown only then).
 pub fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
