@@ -16,6 +16,7 @@ pub mod reseal;
 pub mod sessions;
 pub mod tables;
 pub mod users;
+pub mod woosh;
 mod writer;
 
 use std::path::Path;

@@ -114,6 +114,7 @@ impl Tx<'_> {
             self.txn
                 .open_table(PUBLIC_KEYS)?
                 .remove(username.as_str())?;
+            self.remove_woosh_account(username)?;
         }
         Ok(removed)
     }

@@ -1,0 +1,135 @@
+//! The `woosh_account` kind: what the end-to-end chat protocol keeps of an account besides its
+//! `user` and `public_key` rows (exact spelling, integer id, sealed private key and info).
+//!
+//! Rows only move between `WOOSH_ACCOUNTS` and a dump here; the live operations are
+//! `store::woosh`'s.
+
+use std::collections::BTreeSet;
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::meta::counter;
+use super::{Kind, for_each, inconsistent, username};
+use crate::error::Result;
+use crate::store::records::{decode, encode};
+use crate::store::reseal::{Resealer, SealedRef};
+use crate::store::tables::{USERS, WOOSH_ACCOUNTS};
+use crate::store::woosh::{NEXT_WOOSH_ID, WooshRecord};
+use crate::store::{Rx, Tx};
+
+/// The fields a woosh row's sealed values are bound to: the account's lower-cased name (never
+/// handed out again once retired) and the field. Id 0 is no message's (those are random
+/// 128-bit ids), and the field names are no message field's.
+pub const PRIVATE_KEY_FIELD: &str = "woosh_private_key";
+pub const INFO_FIELD: &str = "woosh_info";
+
+pub struct WooshAccount;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "struct variant Line::WooshAccount with 2 elements"
+)]
+pub struct WooshAccountRow {
+    pub username: String,
+    pub record: WooshRecord,
+}
+
+/// The protocol's own username rule, `^[A-Za-z0-9_-]{3,32}$`.
+pub fn is_woosh_spelling(spelling: &str) -> bool {
+    (3..=32).contains(&spelling.len())
+        && spelling
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Kind for WooshAccount {
+    type Row = WooshAccountRow;
+
+    fn dump(rx: &Rx, emit: &mut dyn FnMut(WooshAccountRow) -> Result<()>) -> Result<()> {
+        for_each(rx, WOOSH_ACCOUNTS, |name, record| {
+            emit(WooshAccountRow {
+                username: name.to_string(),
+                record: decode(record)?,
+            })
+        })
+    }
+
+    fn check(row: &WooshAccountRow) -> std::result::Result<(), String> {
+        username(&row.username)?;
+        let spelling = &row.record.spelling;
+        if !is_woosh_spelling(spelling) || spelling.to_ascii_lowercase() != row.username {
+            return Err(format!(
+                "the woosh spelling `{}` is not one of `{}`",
+                spelling.escape_debug(),
+                row.username
+            ));
+        }
+        if row.record.id == 0 {
+            return Err("a woosh account id is at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn restore(tx: &Tx<'_>, rows: Vec<WooshAccountRow>) -> Result<()> {
+        let mut table = tx.txn.open_table(WOOSH_ACCOUNTS)?;
+        for row in rows {
+            table.insert(row.username.as_str(), encode(&row.record)?.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Every woosh row belongs to an account, ids are unique, and the id counter is past them
+    /// all (so no id is handed out twice).
+    fn check_restored(rx: &Rx) -> Result<()> {
+        let users = rx.txn.open_table(USERS)?;
+        let mut ids = BTreeSet::new();
+        for entry in rx.txn.open_table(WOOSH_ACCOUNTS)?.iter()? {
+            let (name, value) = entry?;
+            let record: WooshRecord = decode(value.value())?;
+            if users.get(name.value())?.is_none() {
+                return Err(inconsistent(format_args!(
+                    "woosh account `{}` has no user",
+                    name.value()
+                )));
+            }
+            if !ids.insert(record.id) {
+                return Err(inconsistent(format_args!(
+                    "woosh id {} is used twice",
+                    record.id
+                )));
+            }
+        }
+        if let Some(&highest) = ids.last()
+            && counter(rx, NEXT_WOOSH_ID)? <= highest
+        {
+            return Err(inconsistent(format_args!(
+                "the woosh id counter is not past id {highest}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn reseal(tx: &Tx<'_>, reseal: &mut Resealer<'_>) -> Result<u64> {
+        // Woosh accounts are few (one per registration): read them all, then write them back.
+        let mut rows = Vec::new();
+        for entry in tx.txn.open_table(WOOSH_ACCOUNTS)?.iter()? {
+            let (name, value) = entry?;
+            rows.push((
+                name.value().to_string(),
+                decode::<WooshRecord>(value.value())?,
+            ));
+        }
+        let mut table = tx.txn.open_table(WOOSH_ACCOUNTS)?;
+        let mut n_resealed = 0;
+        for (name, mut record) in rows {
+            let bound = |field| SealedRef::message(0, &name, &name, field);
+            record.private_key.0 = reseal(bound(PRIVATE_KEY_FIELD), &record.private_key.0)?;
+            record.info.0 = reseal(bound(INFO_FIELD), &record.info.0)?;
+            table.insert(name.as_str(), encode(&record)?.as_slice())?;
+            n_resealed += 2;
+        }
+        Ok(n_resealed)
+    }
+}
