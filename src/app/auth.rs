@@ -98,15 +98,20 @@ impl App {
         let lowered = username.trim().to_ascii_lowercase();
         let keys = [client.ip_key(), self.sign_in_key(device_token, &lowered)];
         self.throttle.attempt(&keys)?;
-        let found = match Username::parse(&lowered) {
-            Ok(name) => self
-                .store
-                .read(|rx| rx.user(&name))?
-                .map(|record| (name, record)),
-            Err(_) => None,
+        // An account registered through the woosh protocol never signs in here: its password
+        // is a client-derived secret the password policy could not judge. It is refused like
+        // a wrong password, after the same hashing, so the answer tells nothing.
+        let (found, woosh) = match Username::parse(&lowered) {
+            Ok(name) => {
+                let (record, woosh) = self
+                    .store
+                    .read(|rx| Ok((rx.user(&name)?, rx.woosh_account(&name)?.is_some())))?;
+                (record.map(|record| (name, record)), woosh)
+            }
+            Err(_) => (None, false),
         };
         let verified = match &found {
-            Some((_, record)) => self.hasher.verify(password, &record.password_phc),
+            Some((_, record)) => self.hasher.verify(password, &record.password_phc) && !woosh,
             None => {
                 self.verify_decoy(password);
                 false

@@ -22,6 +22,12 @@ use crate::model::Username;
 /// The counter of woosh account ids in `META`: 1, 2, 3... never reused.
 pub const NEXT_WOOSH_ID: &str = "next_woosh_id";
 
+/// The fields a woosh row's sealed values are bound to, with the account's lower-cased name
+/// (never handed out again once retired) as both participants and id 0: no message has id 0
+/// (theirs are random 128-bit ids), and these field names are no message field's.
+pub const PRIVATE_KEY_FIELD: &str = "woosh_private_key";
+pub const INFO_FIELD: &str = "woosh_info";
+
 /// What the protocol keeps of an account besides its `UserRecord` and public key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WooshRecord {

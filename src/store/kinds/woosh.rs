@@ -12,17 +12,12 @@ use serde::{Deserialize, Serialize};
 use super::meta::counter;
 use super::{Kind, for_each, inconsistent, username};
 use crate::error::Result;
+use crate::model::is_woosh_spelling;
 use crate::store::records::{decode, encode};
 use crate::store::reseal::{Resealer, SealedRef};
 use crate::store::tables::{USERS, WOOSH_ACCOUNTS};
-use crate::store::woosh::{NEXT_WOOSH_ID, WooshRecord};
+use crate::store::woosh::{INFO_FIELD, NEXT_WOOSH_ID, PRIVATE_KEY_FIELD, WooshRecord};
 use crate::store::{Rx, Tx};
-
-/// The fields a woosh row's sealed values are bound to: the account's lower-cased name (never
-/// handed out again once retired) and the field. Id 0 is no message's (those are random
-/// 128-bit ids), and the field names are no message field's.
-pub const PRIVATE_KEY_FIELD: &str = "woosh_private_key";
-pub const INFO_FIELD: &str = "woosh_info";
 
 pub struct WooshAccount;
 
@@ -34,14 +29,6 @@ pub struct WooshAccount;
 pub struct WooshAccountRow {
     pub username: String,
     pub record: WooshRecord,
-}
-
-/// The protocol's own username rule, `^[A-Za-z0-9_-]{3,32}$`.
-pub fn is_woosh_spelling(spelling: &str) -> bool {
-    (3..=32).contains(&spelling.len())
-        && spelling
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Kind for WooshAccount {
