@@ -16,3 +16,4 @@ mod ops;
 mod races;
 mod util;
 mod web;
+mod woosh;

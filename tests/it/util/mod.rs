@@ -14,6 +14,7 @@ pub mod dump;
 pub mod tls;
 pub mod web;
 pub mod webdriver;
+pub mod woosh;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -127,6 +128,23 @@ impl Server {
             .unwrap_or_default()
             .to_string();
         (server, pin)
+    }
+
+    /// Starts a server with the woosh listener on port 0 too (default flags plus `extra`);
+    /// returns it and the woosh address it announced on its second line.
+    pub fn start_woosh(extra: &[&str]) -> (Server, SocketAddr) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut args = default_args();
+        args.extend(["--woosh-listen".to_string(), "127.0.0.1:0".to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (mut server, lines) = Self::launch(&temp.path().join("data"), &args, 1);
+        server._temp = Some(temp);
+        let woosh = lines[0]
+            .strip_prefix("woosh listening on http://")
+            .unwrap_or_else(|| panic!("no woosh address announced: {:?}", lines[0]))
+            .parse()
+            .expect("woosh address");
+        (server, woosh)
     }
 
     /// Runs `serve` with exactly `args`, reads the address line and then `more_lines` further
