@@ -369,30 +369,23 @@ impl App {
             _ => return Err(Error::NotFound),
         };
         let found = self.store.read(|rx| rx.woosh_member(&username))?;
-        let (id, key) = match found {
-            Some((_, Some(woosh), Some(key))) if woosh.spelling == spelling => (woosh.id, key),
+        // A woosh client's key is stored as the string it gave; a key published through
+        // `/api/v1` is bytes, shown here as the API shows them, in base64.
+        let (id, public_key) = match found {
+            Some((_, Some(woosh), Some(key))) if woosh.spelling == spelling => {
+                (woosh.id, String::from_utf8_lossy(&key).into_owned())
+            }
             Some((_, None, Some(key))) if username.as_str() == spelling => {
-                (member_id(&username), key)
+                use base64::Engine;
+                let text = base64::engine::general_purpose::STANDARD.encode(key);
+                (member_id(&username), text)
             }
             _ => return Err(Error::NotFound),
         };
         Ok(WooshFriend {
             id,
             username: spelling.to_string(),
-            public_key: public_key_text(&key),
+            public_key,
         })
-    }
-}
-
-/// A stored public key as the protocol's string: a woosh client's exactly as it gave it; a
-/// key published through `/api/v1` (any bytes) as the API shows it, in base64, when it is not
-/// text.
-fn public_key_text(key: &[u8]) -> String {
-    match std::str::from_utf8(key) {
-        Ok(text) => text.to_string(),
-        Err(_) => {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(key)
-        }
     }
 }

@@ -17,3 +17,4 @@ mod races;
 mod util;
 mod web;
 mod woosh;
+mod woosh_attacks;
