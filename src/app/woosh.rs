@@ -121,7 +121,7 @@ fn member_id(username: &Username) -> u64 {
 fn too_large(field: &'static str) -> Error {
     Error::Invalid(vec![Invalid::new(
         field,
-        format!("is larger than {MAX_KEY_BYTES} bytes"),
+        format!("field \"{field}\" is larger than {MAX_KEY_BYTES} bytes"),
     )])
 }
 

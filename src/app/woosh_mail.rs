@@ -17,16 +17,23 @@
 //! (Sends from the web pages or the API to a woosh account are not registered: their bodies
 //! are plaintext the client cannot open and skips anyway.)
 
+use std::collections::BTreeMap;
+
 use super::woosh::WooshUser;
 use super::{App, Client, event, security_event};
 use crate::crypto::message_aad;
 use crate::error::{Error, Result};
 use crate::model::{Invalid, Mailbox, Timestamp, Username, is_woosh_spelling};
+use crate::store::messages::StoredMessage;
 
 /// The largest `contents` stored, in bytes (the web body limit; the protocol asks for 64 KiB).
 pub const MAX_CONTENTS_BYTES: usize = 64 * 1024;
 /// The most messages one poll returns.
 pub const MAX_POLL: usize = 100;
+/// How many messages of one second a poll returns rather than make no progress.
+pub const MAX_SAME_SECOND: usize = 1000;
+/// How many messages past the cut a poll reads to find the earliest time left out.
+const CUT_LOOKAHEAD: usize = 64;
 /// The title a woosh message carries in a web inbox.
 pub const WOOSH_TITLE: &str = "End-to-end encrypted message";
 
@@ -110,7 +117,7 @@ impl App {
         if contents.len() > MAX_CONTENTS_BYTES {
             return Err(Error::Invalid(vec![Invalid::new(
                 "contents",
-                format!("is larger than {MAX_CONTENTS_BYTES} bytes"),
+                format!("field \"contents\" is larger than {MAX_CONTENTS_BYTES} bytes"),
             )]));
         }
         let to = self.woosh_recipient(recipient)?;
@@ -144,42 +151,80 @@ impl App {
 
     /// The caller's inbox: the query time, then at most [`MAX_POLL`] messages, newest first
     /// (within one second, in the order they were stored). Reading marks nothing.
+    ///
+    /// With more than [`MAX_POLL`] waiting, the original left out the *oldest*, which the
+    /// client's drain then deleted unseen. Here the oldest are returned instead, up to the
+    /// first second that is left out, and the query time is that second: the drain removes
+    /// only what was returned, and the next poll goes on from there. When more than
+    /// [`MAX_POLL`] share the oldest second, a cut inside it would make no progress, so that
+    /// whole second is returned (up to [`MAX_SAME_SECOND`]) with the next second as the query
+    /// time, once it is over; past that bound the drain waits rather than lose any.
     pub fn woosh_inbox(&self, caller: &WooshUser) -> Result<(i64, Vec<WooshMessage>)> {
-        let query_time = self.woosh_query_time();
+        let now = self.woosh_query_time();
         let user = caller.username.as_str();
-        let (stored, spellings) = self.store.read(|rx| {
-            let (positions, _) = rx.mailbox_index(user, Mailbox::Inbox, None, MAX_POLL)?;
-            let stored = rx.stored_at(&positions)?;
-            let mut spellings = std::collections::BTreeMap::new();
-            for message in &stored {
-                for name in [&message.record.from, &message.record.to] {
-                    if spellings.contains_key(name) {
-                        continue;
-                    }
-                    let spelling = match Username::parse(name) {
-                        Ok(username) => rx.woosh_account(&username)?.map(|w| w.spelling),
-                        Err(_) => None,
-                    };
-                    spellings.insert(name.clone(), spelling.unwrap_or_else(|| name.clone()));
+        let (stored, more, spellings) = self.read_woosh_inbox(user, MAX_POLL)?;
+        let (mut kept, mut query_time) = (stored, now);
+        if more {
+            let cut = cut_poll(kept, MAX_POLL, now);
+            (kept, query_time) = (cut.kept, cut.query_time);
+            if let Some(second) = cut.stuck_at.filter(|s| *s < now) {
+                let (wide, _, _) = self.read_woosh_inbox(user, MAX_SAME_SECOND)?;
+                let wide_cut = cut_poll(wide, MAX_SAME_SECOND, now);
+                if wide_cut.stuck_at.is_none() {
+                    kept = wide_cut.kept;
+                    kept.retain(|m| m.record.sent_at <= second);
+                    query_time = second + 1;
                 }
             }
-            Ok((stored, spellings))
-        })?;
+        }
         let spelled = |name: &String| spellings.get(name).cloned().unwrap_or_else(|| name.clone());
-        let mut messages = Vec::with_capacity(stored.len());
-        for message in stored {
+        let mut messages = Vec::with_capacity(kept.len());
+        for message in kept {
             let record = &message.record;
             let aad = message_aad(message.id, &record.from, &record.to, "body");
+            let from_user = spelled(&record.from);
             messages.push(WooshMessage {
                 id: record.seq,
-                from_user: spelled(&record.from),
-                to_user: spelled(&record.to),
+                to_user: caller.spelling.clone(),
+                from_user,
                 contents: self.key.open_text(&message.body, &aad)?,
                 sent_at: record.sent_at,
             });
         }
         messages.sort_by(|a, b| b.sent_at.cmp(&a.sent_at).then(a.id.cmp(&b.id)));
         Ok((query_time, messages))
+    }
+
+    /// One snapshot of an inbox: the newest [`MAX_POLL`] messages, or, when more are waiting
+    /// (`true`), the oldest `oldest` and a few past them; and the senders' spellings.
+    #[allow(clippy::type_complexity)]
+    fn read_woosh_inbox(
+        &self,
+        user: &str,
+        oldest: usize,
+    ) -> Result<(Vec<StoredMessage>, bool, BTreeMap<String, String>)> {
+        self.store.read(|rx| {
+            let (newest, more) = rx.mailbox_index(user, Mailbox::Inbox, None, MAX_POLL)?;
+            let positions = if more {
+                rx.inbox_oldest(user, oldest + CUT_LOOKAHEAD)?
+            } else {
+                newest
+            };
+            let stored = rx.stored_at(&positions)?;
+            let mut spellings = BTreeMap::new();
+            for message in &stored {
+                let name = &message.record.from;
+                if spellings.contains_key(name) {
+                    continue;
+                }
+                let spelling = match Username::parse(name) {
+                    Ok(username) => rx.woosh_account(&username)?.map(|w| w.spelling),
+                    Err(_) => None,
+                };
+                spellings.insert(name.clone(), spelling.unwrap_or_else(|| name.clone()));
+            }
+            Ok((stored, more, spellings))
+        })
     }
 
     /// Deletes every message of the caller's inbox sent strictly before `until` (seconds),
@@ -204,5 +249,44 @@ impl App {
             }
             Ok(n_deleted)
         })
+    }
+}
+
+/// What a poll over more than it may return keeps.
+struct Cut {
+    kept: Vec<StoredMessage>,
+    query_time: i64,
+    /// The oldest second, when more than the limit share it (no cut inside it progresses).
+    stuck_at: Option<i64>,
+}
+
+/// Keeps the oldest `limit` of `stored` (oldest first) that were sent before the earliest
+/// second left out, and makes that second the query time. Commit order and time order can
+/// differ by a commit's duration, so the cut is the earliest time among all the left-out
+/// messages read, not the first one's.
+fn cut_poll(mut stored: Vec<StoredMessage>, limit: usize, now: i64) -> Cut {
+    if stored.len() <= limit {
+        return Cut {
+            kept: stored,
+            query_time: now,
+            stuck_at: None,
+        };
+    }
+    let left_out = stored.split_off(limit);
+    let cut = left_out
+        .iter()
+        .map(|m| m.record.sent_at)
+        .min()
+        .unwrap_or(now);
+    let stuck_at = if stored.iter().any(|m| m.record.sent_at < cut) {
+        stored.retain(|m| m.record.sent_at < cut);
+        None
+    } else {
+        Some(cut)
+    };
+    Cut {
+        kept: stored,
+        query_time: now.min(cut),
+        stuck_at,
     }
 }

@@ -12,6 +12,7 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
+use super::messages::Position;
 use super::meta;
 use super::records::{MessageRecord, Sealed, UserRecord, decode, encode};
 use super::tables::{INBOX, MESSAGES, PUBLIC_KEYS, WOOSH_ACCOUNTS};
@@ -66,6 +67,22 @@ impl Rx {
             self.woosh_account(username)?,
             self.public_key(username)?,
         )))
+    }
+
+    /// The oldest `limit` positions of `user`'s inbox, oldest first.
+    pub fn inbox_oldest(&self, user: &str, limit: usize) -> Result<Vec<Position>> {
+        let table = self.txn.open_table(INBOX)?;
+        let mut positions = Vec::with_capacity(limit);
+        for entry in table.range((user, 0u64)..=(user, u64::MAX))?.take(limit) {
+            let (key, value) = entry?;
+            let (id, read) = value.value();
+            positions.push(Position {
+                seq: key.value().1,
+                id,
+                read,
+            });
+        }
+        Ok(positions)
     }
 
     /// The record of the message at `seq`, if it is still stored.

@@ -18,3 +18,4 @@ mod util;
 mod web;
 mod woosh;
 mod woosh_attacks;
+mod woosh_data;

@@ -387,13 +387,12 @@ fn the_inbox_is_newest_first_at_most_100_and_reading_marks_nothing() {
     register(addr, "sender", "pw");
     register(addr, "reader", "pw");
     let (sender, reader) = (("sender", "pw"), ("reader", "pw"));
-    let mut ids = Vec::new();
-    for n in 0..105 {
-        ids.push(send(addr, sender, "reader", &format!("m{n}"))["id"].clone());
+    for n in 0..3 {
+        send(addr, sender, "reader", &format!("m{n}"));
     }
-    let (_, first) = inbox(addr, reader);
-    let (query_time, second) = inbox(addr, reader);
-    assert_eq!(first.len(), 100);
+    let (query_time, first) = inbox(addr, reader);
+    let (_, second) = inbox(addr, reader);
+    assert_eq!(first.len(), 3);
     assert_eq!(first, second, "reading changes nothing");
     let times: Vec<i64> = first
         .iter()
@@ -401,14 +400,61 @@ fn the_inbox_is_newest_first_at_most_100_and_reading_marks_nothing() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert!(times.iter().all(|t| *t <= query_time));
-    let mut unique: Vec<u64> = ids
-        .iter()
-        .map(|id| id.as_u64().expect("integer id"))
-        .collect();
+    assert!(query_time <= now(), "query time is now, not rounded up");
+}
+
+/// With more than 100 waiting, a poll returns at most 100, the oldest, and a query time that
+/// lets the drain delete only what was returned: draining loses nothing (§6's mitigation).
+#[test]
+fn over_100_waiting_the_oldest_come_first_and_a_drain_loses_none() {
+    let (_server, addr) = open_server();
+    register(addr, "sender", "pw");
+    register(addr, "reader", "pw");
+    let (sender, reader) = (("sender", "pw"), ("reader", "pw"));
+    let mut ids = Vec::new();
+    for n in 0..130 {
+        ids.push(
+            send(addr, sender, "reader", &format!("m{n}"))["id"]
+                .as_u64()
+                .expect("integer id"),
+        );
+    }
+    let mut unique = ids.clone();
     unique.sort_unstable();
     unique.dedup();
-    assert_eq!(unique.len(), 105, "ids are unique");
+    assert_eq!(unique.len(), 130, "ids are unique");
     assert!(unique[0] >= 1, "ids are truthy");
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let (query_time, messages) = inbox(addr, reader);
+        assert!(messages.len() <= 100);
+        if messages.is_empty() {
+            break;
+        }
+        assert!(
+            messages
+                .iter()
+                .all(|m| m["sent_at"].as_i64() <= Some(query_time))
+        );
+        let polled: Vec<u64> = messages.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+        let oldest_left = unique.iter().find(|id| !seen.contains(*id)).copied();
+        assert_eq!(
+            polled.iter().min().copied(),
+            oldest_left,
+            "the oldest come first"
+        );
+        seen.extend(polled);
+        if seen.len() == unique.len() {
+            break;
+        }
+        delete_until(addr, reader, query_time);
+        next_second_after(query_time - 1);
+    }
+    assert_eq!(
+        seen.len(),
+        130,
+        "every message was seen before it was deleted"
+    );
 }
 
 #[test]

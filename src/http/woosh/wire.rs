@@ -78,10 +78,8 @@ pub fn refusal_of(error: Error) -> Refusal {
         Error::AccountLocked | Error::Unauthenticated => (401, "unauthorized".to_string()),
         Error::NotFound => (404, "user not found".to_string()),
         Error::Invalid(problems) => {
-            let words: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{} {}", p.field, p.message))
-                .collect();
+            // The app's woosh use cases word each problem as a whole sentence.
+            let words: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
             (400, words.join("; "))
         }
         _ if answer.is_internal() => {

@@ -134,11 +134,17 @@ impl Server {
     /// returns it and the woosh address it announced on its second line.
     pub fn start_woosh(extra: &[&str]) -> (Server, SocketAddr) {
         let temp = tempfile::tempdir().expect("temp dir");
+        let (mut server, woosh) = Self::start_woosh_in(&temp.path().join("data"), extra);
+        server._temp = Some(temp);
+        (server, woosh)
+    }
+
+    /// [`Server::start_woosh`] on `dir` (kept after the server stops).
+    pub fn start_woosh_in(dir: &Path, extra: &[&str]) -> (Server, SocketAddr) {
         let mut args = default_args();
         args.extend(["--woosh-listen".to_string(), "127.0.0.1:0".to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
-        let (mut server, lines) = Self::launch(&temp.path().join("data"), &args, 1);
-        server._temp = Some(temp);
+        let (server, lines) = Self::launch(dir, &args, 1);
         let woosh = lines[0]
             .strip_prefix("woosh listening on http://")
             .unwrap_or_else(|| panic!("no woosh address announced: {:?}", lines[0]))
