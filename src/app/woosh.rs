@@ -28,7 +28,7 @@ use crate::crypto::message_aad;
 use crate::error::{Error, Result};
 use crate::model::{Invalid, RESERVED_USERNAMES, Timestamp, Username, is_woosh_spelling};
 use crate::store::records::{Sealed, UserRecord};
-use crate::store::woosh::{INFO_FIELD, PRIVATE_KEY_FIELD, WooshRecord};
+use crate::store::woosh::{INFO_FIELD, PRIVATE_KEY_FIELD, WooshMember, WooshRecord};
 
 /// How long a verified pair is remembered after its last check by hash.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(10 * 60);
@@ -264,7 +264,11 @@ impl App {
         };
         let found = self.store.read(|rx| rx.woosh_member(&username))?;
         let account = match found {
-            Some((user, Some(woosh), _)) if woosh.spelling == name => Some(user),
+            Some(WooshMember {
+                user,
+                woosh: Some(woosh),
+                ..
+            }) if woosh.spelling == name => Some(user),
             _ => None,
         };
         let Some(user) = account else {
@@ -341,9 +345,11 @@ impl App {
     pub fn woosh_profile(&self, caller: &WooshUser) -> Result<WooshProfile> {
         let found = self.store.read(|rx| rx.woosh_member(&caller.username))?;
         match found {
-            Some((_, Some(woosh), key)) => {
-                self.woosh_profile_of(&caller.username, &woosh, &key.unwrap_or_default())
-            }
+            Some(WooshMember {
+                woosh: Some(woosh),
+                public_key,
+                ..
+            }) => self.woosh_profile_of(&caller.username, &woosh, &public_key.unwrap_or_default()),
             _ => Err(Error::Unauthenticated),
         }
     }
@@ -371,11 +377,12 @@ impl App {
         let found = self.store.read(|rx| rx.woosh_member(&username))?;
         // A woosh client's key is stored as the string it gave; a key published through
         // `/api/v1` is bytes, shown here as the API shows them, in base64.
+        let found = found.and_then(|m| Some((m.woosh, m.public_key?)));
         let (id, public_key) = match found {
-            Some((_, Some(woosh), Some(key))) if woosh.spelling == spelling => {
+            Some((Some(woosh), key)) if woosh.spelling == spelling => {
                 (woosh.id, String::from_utf8_lossy(&key).into_owned())
             }
-            Some((_, None, Some(key))) if username.as_str() == spelling => {
+            Some((None, key)) if username.as_str() == spelling => {
                 use base64::Engine;
                 let text = base64::engine::general_purpose::STANDARD.encode(key);
                 (member_id(&username), text)

@@ -100,9 +100,9 @@ impl App {
             _ => return Err(Error::NotFound),
         };
         let found = self.store.read(|rx| rx.woosh_member(&username))?;
-        match found {
-            Some((_, Some(woosh), Some(_))) if woosh.spelling == spelling => Ok(username),
-            Some((_, None, Some(_))) if username.as_str() == spelling => Ok(username),
+        match found.filter(|m| m.public_key.is_some()).map(|m| m.woosh) {
+            Some(Some(woosh)) if woosh.spelling == spelling => Ok(username),
+            Some(None) if username.as_str() == spelling => Ok(username),
             _ => Err(Error::NotFound),
         }
     }
@@ -162,13 +162,17 @@ impl App {
     pub fn woosh_inbox(&self, caller: &WooshUser) -> Result<(i64, Vec<WooshMessage>)> {
         let now = self.woosh_query_time();
         let user = caller.username.as_str();
-        let (stored, more, spellings) = self.read_woosh_inbox(user, MAX_POLL)?;
+        let InboxRead {
+            stored,
+            more,
+            spellings,
+        } = self.read_woosh_inbox(user, MAX_POLL)?;
         let (mut kept, mut query_time) = (stored, now);
         if more {
             let cut = cut_poll(kept, MAX_POLL, now);
             (kept, query_time) = (cut.kept, cut.query_time);
             if let Some(second) = cut.stuck_at.filter(|s| *s < now) {
-                let (wide, _, _) = self.read_woosh_inbox(user, MAX_SAME_SECOND)?;
+                let wide = self.read_woosh_inbox(user, MAX_SAME_SECOND)?.stored;
                 let wide_cut = cut_poll(wide, MAX_SAME_SECOND, now);
                 if wide_cut.stuck_at.is_none() {
                     kept = wide_cut.kept;
@@ -197,12 +201,7 @@ impl App {
 
     /// One snapshot of an inbox: the newest [`MAX_POLL`] messages, or, when more are waiting
     /// (`true`), the oldest `oldest` and a few past them; and the senders' spellings.
-    #[allow(clippy::type_complexity)]
-    fn read_woosh_inbox(
-        &self,
-        user: &str,
-        oldest: usize,
-    ) -> Result<(Vec<StoredMessage>, bool, BTreeMap<String, String>)> {
+    fn read_woosh_inbox(&self, user: &str, oldest: usize) -> Result<InboxRead> {
         self.store.read(|rx| {
             let (newest, more) = rx.mailbox_index(user, Mailbox::Inbox, None, MAX_POLL)?;
             let positions = if more {
@@ -223,7 +222,11 @@ impl App {
                 };
                 spellings.insert(name.clone(), spelling.unwrap_or_else(|| name.clone()));
             }
-            Ok((stored, more, spellings))
+            Ok(InboxRead {
+                stored,
+                more,
+                spellings,
+            })
         })
     }
 
@@ -250,6 +253,15 @@ impl App {
             Ok(n_deleted)
         })
     }
+}
+
+/// One snapshot of an inbox, as [`App::read_woosh_inbox`] read it.
+struct InboxRead {
+    stored: Vec<StoredMessage>,
+    /// More than [`MAX_POLL`] are waiting (and `stored` holds the oldest).
+    more: bool,
+    /// Each sender's name as the protocol spells it.
+    spellings: BTreeMap<String, String>,
 }
 
 /// What a poll over more than it may return keeps.

@@ -42,6 +42,15 @@ pub struct WooshRecord {
     pub info: Sealed,
 }
 
+/// An account as the protocol looks it up: its record, its woosh row (none for a member who
+/// registered on the web) and its published public key (if any).
+#[derive(Debug, Clone)]
+pub struct WooshMember {
+    pub user: UserRecord,
+    pub woosh: Option<WooshRecord>,
+    pub public_key: Option<Vec<u8>>,
+}
+
 /// Bulk deletes look this many seconds past `until` before they stop: a message's time is
 /// taken just before its commit, so inbox (seq) order and time order can differ by the time
 /// a commit takes, never by more.
@@ -55,18 +64,15 @@ impl Rx {
     }
 
     /// The account, its woosh row and its public key, read together.
-    pub fn woosh_member(
-        &self,
-        username: &Username,
-    ) -> Result<Option<(UserRecord, Option<WooshRecord>, Option<Vec<u8>>)>> {
+    pub fn woosh_member(&self, username: &Username) -> Result<Option<WooshMember>> {
         let Some(user) = self.user(username)? else {
             return Ok(None);
         };
-        Ok(Some((
+        Ok(Some(WooshMember {
             user,
-            self.woosh_account(username)?,
-            self.public_key(username)?,
-        )))
+            woosh: self.woosh_account(username)?,
+            public_key: self.public_key(username)?,
+        }))
     }
 
     /// The oldest `limit` positions of `user`'s inbox, oldest first.

@@ -338,7 +338,7 @@ fn names_are_case_sensitive_in_the_protocol_and_one_namespace_with_ours() {
         ),
         400,
     );
-    let sent = send(addr, creds.unwrap(), "Alice_1", "to the exact spelling");
+    let sent = send(addr, ("bob", "pw"), "Alice_1", "to the exact spelling");
     assert_eq!(sent["to_user"], "Alice_1");
     assert_eq!(sent["from_user"], "bob");
     assert_eq!(sent.as_object().map(|o| o.len()), Some(5));
