@@ -17,6 +17,7 @@ mod bench {
     pub mod report;
     pub mod search;
     pub mod server;
+    pub mod woosh;
 }
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ const PIN: &str = "bench-pin-4711";
 const ALTERNATING: &str = "inbox / healthz, alternating";
 /// The live-poll rows' common prefix (and the name `--only` selects them by).
 const LIVE: &str = "live: 1000 tabs";
+/// The woosh rows' common prefix (and the name `--only` selects them by).
+const WOOSH: &str = "woosh";
 /// Open tabs, the sessions they share (a browser's tabs share its cookie), and the period.
 const LIVE_TABS: usize = 1000;
 const LIVE_SESSIONS: usize = 100;
@@ -166,6 +169,9 @@ impl Bench {
         if self.wanted(LIVE) {
             self.live_phase()?;
         }
+        if self.wanted(WOOSH) {
+            self.woosh_phase()?;
+        }
         self.growth_phase(10)?;
         self.growth_phase(100)?;
         self.search_phase()?;
@@ -200,12 +206,24 @@ impl Bench {
         read: bool,
         note: &str,
     ) -> Option<Outcome> {
+        self.scenario_on(server, server.addr, scenario, read, note)
+    }
+
+    /// [`Bench::scenario`] on one of `server`'s listeners, `addr`.
+    fn scenario_on(
+        &mut self,
+        server: &Server,
+        addr: std::net::SocketAddr,
+        scenario: Scenario,
+        read: bool,
+        note: &str,
+    ) -> Option<Outcome> {
         if !self.wanted(&scenario.name) {
             return None;
         }
         eprintln!("  {}", scenario.name);
         server.rss.take_peak_kb();
-        let outcome = load::run(server.addr, &scenario, self.budget);
+        let outcome = load::run(addr, &scenario, self.budget);
         // One more sample so a short scenario still has one.
         let peak = server
             .rss
