@@ -128,29 +128,41 @@ impl App {
                 Ok((name, record))
             }
             _ => {
-                // A name that matched no account is not kept (see `unknown_user_event`).
-                let known = found.is_some();
-                let recorded = |kind: &str, detail: String| {
-                    if known {
-                        security_event(kind, Some(&lowered), Some(client.ip), detail)
-                    } else {
-                        unknown_user_event(kind, &lowered, Some(client.ip), detail)
-                    }
-                };
-                let mut events = vec![recorded(event::LOGIN_FAILED, String::new())];
-                for outcome in self.throttle.failure(&keys) {
-                    if let FailureOutcome::Locked { key, seconds } = outcome {
-                        events.push(recorded(
-                            event::LOCKOUT,
-                            format!("key={key} seconds={seconds}"),
-                        ));
-                    }
-                }
-                self.store
-                    .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
+                self.sign_in_failed(&lowered, found.is_some(), client, &keys, "")?;
                 Err(Error::Unauthenticated)
             }
         }
+    }
+
+    /// A failed sign-in (by password here, by token pair in `woosh`): a failure under `keys`,
+    /// and its security events, the lockouts it caused among them. A name that matched no
+    /// account (`known` false) is not kept (see `unknown_user_event`).
+    pub(super) fn sign_in_failed(
+        &self,
+        lowered: &str,
+        known: bool,
+        client: &Client,
+        keys: &[String],
+        detail: &str,
+    ) -> Result<()> {
+        let recorded = |kind: &str, detail: String| {
+            if known {
+                security_event(kind, Some(lowered), Some(client.ip), detail)
+            } else {
+                unknown_user_event(kind, lowered, Some(client.ip), detail)
+            }
+        };
+        let mut events = vec![recorded(event::LOGIN_FAILED, detail.to_string())];
+        for outcome in self.throttle.failure(keys) {
+            if let FailureOutcome::Locked { key, seconds } = outcome {
+                events.push(recorded(
+                    event::LOCKOUT,
+                    format!("key={key} seconds={seconds}"),
+                ));
+            }
+        }
+        self.store
+            .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))
     }
 
     /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it)

@@ -22,8 +22,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::throttle::FailureOutcome;
-use super::{App, Client, account_key, event, security_event, unknown_user_event};
+use super::{App, Client, account_key, event, security_event};
 use crate::crypto::message_aad;
 use crate::error::{Error, Result};
 use crate::model::{Invalid, RESERVED_USERNAMES, Timestamp, Username, is_woosh_spelling};
@@ -319,25 +318,7 @@ impl App {
             self.throttle.attempt(&keys)?;
             self.verify_decoy(token);
         }
-        let lowered = username.as_str();
-        let recorded = |kind: &str, detail: String| {
-            if hashed {
-                security_event(kind, Some(lowered), Some(client.ip), detail)
-            } else {
-                unknown_user_event(kind, lowered, Some(client.ip), detail)
-            }
-        };
-        let mut events = vec![recorded(event::LOGIN_FAILED, "woosh".to_string())];
-        for outcome in self.throttle.failure(&keys) {
-            if let FailureOutcome::Locked { key, seconds } = outcome {
-                events.push(recorded(
-                    event::LOCKOUT,
-                    format!("key={key} seconds={seconds}"),
-                ));
-            }
-        }
-        self.store
-            .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
+        self.sign_in_failed(username.as_str(), hashed, client, &keys, "woosh")?;
         Err(Error::Unauthenticated)
     }
 

@@ -189,12 +189,18 @@ impl Bench {
     }
 
     fn start_server(&self, data_dir: &Path) -> anyhow::Result<Server> {
+        self.start_server_with(data_dir, &[])
+    }
+
+    /// [`Bench::start_server`] with more flags for `serve`.
+    fn start_server_with(&self, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         srv::start(&ServeOptions {
             binary: &self.binary,
             data_dir,
             pin: PIN,
             threads: self.options.threads,
-            extra: &[],
+            extra: &extra,
         })
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::util::dump::{dump_to, records, restore_with_key, verify_in_scratch};
 use crate::util::woosh::{
-    call, delete_until, expect, inbox, next_second_after, now, registration, send,
+    call, delete_until, expect, inbox, next_second_after, now, register, registration, send,
 };
 use crate::util::{Server, run, stderr, stdout};
 
@@ -35,16 +35,7 @@ fn accounts_and_messages_survive_restart_dump_verify_restore_and_rotation() {
     body["private_key"] = json!(SECRET_KEY);
     body["info"] = json!(SECRET_INFO);
     expect(&call(addr, "POST", "/users", None, Some(&body)), 201);
-    expect(
-        &call(
-            addr,
-            "POST",
-            "/users",
-            None,
-            Some(&registration("friend", "pw")),
-        ),
-        201,
-    );
+    register(addr, "friend", "pw");
     let (keeper, friend) = (("Keeper", "pw"), ("friend", "pw"));
     send(addr, friend, "Keeper", "ciphertext-one");
     send(addr, friend, "Keeper", "ciphertext-two");
@@ -95,16 +86,7 @@ fn accounts_and_messages_survive_restart_dump_verify_restore_and_rotation() {
 fn a_bulk_delete_writes_each_message_to_the_deleted_log() {
     let (server, addr) = Server::start_woosh(&["--woosh-registration", "open"]);
     for name in ["sender", "drainer"] {
-        expect(
-            &call(
-                addr,
-                "POST",
-                "/users",
-                None,
-                Some(&registration(name, "pw")),
-            ),
-            201,
-        );
+        register(addr, name, "pw");
     }
     send(addr, ("sender", "pw"), "drainer", "first");
     send(addr, ("sender", "pw"), "drainer", "second");
@@ -158,16 +140,7 @@ fn two_registrations_of_one_name_in_any_case_make_one_account() {
 fn sends_racing_a_drain_are_never_deleted_unseen() {
     let (_server, addr) = Server::start_woosh(&["--woosh-registration", "open"]);
     for name in ["client", "sender0", "sender1", "sender2"] {
-        expect(
-            &call(
-                addr,
-                "POST",
-                "/users",
-                None,
-                Some(&registration(name, "pw")),
-            ),
-            201,
-        );
+        register(addr, name, "pw");
     }
     let client = ("client", "pw");
     // Each pair verified once, so the race is between sends and deletes, not hashes.

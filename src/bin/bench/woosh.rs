@@ -8,8 +8,7 @@ use anyhow::{Context, bail};
 
 use super::http::{Conn, Credentials, get, post};
 use super::load::Scenario;
-use super::server::{self as srv, ServeOptions};
-use crate::{BASE_PER_USER, Bench, PIN};
+use crate::{BASE_PER_USER, Bench};
 
 /// The reader's header pair, as the bench sends it on every poll.
 pub const READER_HEADERS: &str =
@@ -61,14 +60,7 @@ impl Bench {
             "--woosh-registration",
             "open",
         ];
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let server = srv::start(&ServeOptions {
-            binary: &self.binary,
-            data_dir: &data_dir,
-            pin: PIN,
-            threads: self.options.threads,
-            extra: &extra,
-        })?;
+        let server = self.start_server_with(&data_dir, &extra)?;
         let woosh_addr = server.woosh_addr.context("no woosh listener")?;
         let who = Credentials::sign_in(server.addr, &users)?;
         prepare(woosh_addr)?;
