@@ -218,7 +218,7 @@ impl App {
                 event::REGISTERED,
                 Some(created.as_str()),
                 Some(ip),
-                "through the woosh protocol",
+                "via=woosh",
             );
             tx.record_event(&registered)?;
             Ok(id)
@@ -230,7 +230,7 @@ impl App {
                     event::REGISTER_FAILED,
                     Some(username.as_str()),
                     Some(client.ip),
-                    "woosh: username is already in use",
+                    "via=woosh reason=username_taken",
                 );
                 self.store.write(move |tx| tx.record_event(&refused))?;
                 return Err(Error::UsernameTaken);
@@ -318,7 +318,7 @@ impl App {
             self.throttle.attempt(&keys)?;
             self.verify_decoy(token);
         }
-        self.sign_in_failed(username.as_str(), hashed, client, &keys, "woosh")?;
+        self.sign_in_failed(username.as_str(), hashed, client, &keys, "via=woosh")?;
         Err(Error::Unauthenticated)
     }
 

@@ -247,7 +247,7 @@ impl App {
                     event::MESSAGE_DELETED,
                     Some(&user),
                     Some(ip),
-                    format!("woosh until={until} count={n_deleted}"),
+                    format!("via=woosh until={until} count={n_deleted}"),
                 ))?;
             }
             Ok(n_deleted)

@@ -200,3 +200,48 @@ fn sends_racing_a_drain_are_never_deleted_unseen() {
     );
     assert!(!sent.is_empty());
 }
+
+/// The second listener is the same connection layer: TLS when the server has it, request ids,
+/// the security headers, the access log (never a token) and the security events.
+#[test]
+fn the_woosh_listener_has_the_main_ones_tls_logs_and_events() {
+    let tls = crate::util::tls::self_signed();
+    let (server, addr) = Server::start_woosh(&[
+        "--tls-cert",
+        &tls.cert_path,
+        "--tls-key",
+        &tls.key_path,
+        "--woosh-registration",
+        "open",
+    ]);
+    let token = "token-that-must-not-be-logged";
+    let body = registration("Secure_1", token).to_string();
+    let json = [("Content-Type", "application/json")];
+    let request = |method, path, headers: &[(&str, &str)], body: &[u8]| {
+        crate::util::tls::tls_request(addr, &tls.cert, "localhost", method, path, headers, body)
+    };
+    let created = request("POST", "/users", &json, body.as_bytes());
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert!(created.header("X-Request-Id").is_some());
+    assert!(created.header("Strict-Transport-Security").is_some());
+    let pair = [("x-user-name", "Secure_1"), ("x-user-token", token)];
+    let me = request("GET", "/users/me", &pair, b"");
+    assert_eq!(me.status, 200, "{}", me.text());
+    let logged = crate::util::eventually(std::time::Duration::from_secs(5), || {
+        crate::util::dir_contains(
+            &server.dir.join("logs"),
+            b"woosh 127.0.0.1 GET /users/me 200",
+        )
+        .is_some()
+    });
+    assert!(logged, "the access log has the woosh request");
+    assert_eq!(
+        crate::util::dir_contains(&server.dir, token.as_bytes()),
+        None
+    );
+    let audit = stdout(&run(&server.dir, &["audit"], b""));
+    assert!(
+        audit.contains("registered               user=secure_1 ip=127.0.0.1 via=woosh"),
+        "{audit}"
+    );
+}

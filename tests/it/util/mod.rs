@@ -147,6 +147,7 @@ impl Server {
         let (server, lines) = Self::launch(dir, &args, 1);
         let woosh = lines[0]
             .strip_prefix("woosh listening on http://")
+            .or_else(|| lines[0].strip_prefix("woosh listening on https://"))
             .unwrap_or_else(|| panic!("no woosh address announced: {:?}", lines[0]))
             .parse()
             .expect("woosh address");
