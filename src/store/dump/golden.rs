@@ -12,7 +12,7 @@ use crate::store::Snapshot;
 
 const FINGERPRINT: &str = "f1f2f3f4";
 const CREATED_AT: &str = "2026-01-01T00:00:00Z";
-const HEADER: &str = r#"{"kind":"header","format":"messages-dump","version":1,"schema_version":2,"key_fingerprint":"f1f2f3f4","created_at":"2026-01-01T00:00:00Z"}"#;
+const HEADER: &str = r#"{"kind":"header","format":"messages-dump","version":1,"schema_version":3,"key_fingerprint":"f1f2f3f4","created_at":"2026-01-01T00:00:00Z"}"#;
 
 /// One line of each kind, in dump order, as `write_dump` writes them: together a consistent
 /// dump (the counters are past every number used, the message has its body and mailboxes).
@@ -21,7 +21,7 @@ const GOLDEN_ROWS: &[&str] = &[
     r#"{"kind":"meta","key":"next_event","value":"AgAAAAAAAAA="}"#,
     r#"{"kind":"meta","key":"next_seq","value":"AgAAAAAAAAA="}"#,
     r#"{"kind":"meta","key":"next_woosh_id","value":"AgAAAAAAAAA="}"#,
-    r#"{"kind":"meta","key":"schema_version","value":"AgAAAAAAAAA="}"#,
+    r#"{"kind":"meta","key":"schema_version","value":"AwAAAAAAAAA="}"#,
     r#"{"kind":"user","username":"alice","record":{"name":"alice","password_phc":"$scrypt$ln=1$a","question":3,"answer_phc":"$scrypt$ln=1$b","created_at":1700000000,"password_changed_at":1700000001,"locked":true}}"#,
     r#"{"kind":"retired","username":"carol","deleted_at":1700000100}"#,
     r#"{"kind":"public_key","username":"alice","key":"a2V5"}"#,
@@ -219,7 +219,7 @@ fn one_row_changed() -> Vec<(&'static str, Vec<String>)> {
             "no schema version",
             golden_changed(
                 r#""key":"schema_version""#,
-                r#""schema_version","value":"AgAAAAAAAAA=""#,
+                r#""schema_version","value":"AwAAAAAAAAA=""#,
                 r#""other","value":"AA==""#,
             ),
         ),
@@ -443,8 +443,8 @@ fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
             "the dump has format version 2, newer than this binary reads (1); use a newer messages binary",
         ),
         (
-            header_with(r#""schema_version":2"#, r#""schema_version":3"#),
-            "the dump has schema version 3, newer than this binary understands (2)",
+            header_with(r#""schema_version":3"#, r#""schema_version":4"#),
+            "the dump has schema version 4, newer than this binary understands (3)",
         ),
         (
             format!(
