@@ -488,3 +488,47 @@ fn registration_is_closed_by_default_with_the_protocols_403() {
             .is_some_and(|m| m.contains("closed"))
     );
 }
+
+#[test]
+fn the_listener_is_set_by_flag_or_environment_and_a_bad_address_is_a_usage_error() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let refused = crate::util::run(&dir, &["serve", "--woosh-listen", "nonsense"], b"");
+    assert_eq!(refused.status.code(), Some(2));
+    let said = crate::util::stderr(&refused);
+    assert!(said.contains("--woosh-listen `nonsense`"), "{said}");
+    assert!(
+        !dir.exists(),
+        "nothing is created before the flags are valid"
+    );
+    let mut child = crate::util::messages(&dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--pin",
+            crate::util::PIN,
+        ])
+        .args(["--scrypt-log-n", "15"])
+        .env("MESSAGES_WOOSH_LISTEN", "127.0.0.1:0")
+        .env("MESSAGES_WOOSH_REGISTRATION", "open")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).expect("first line");
+    stdout.read_line(&mut second).expect("second line");
+    assert!(first.starts_with("listening on http://"), "{first}");
+    let addr = second
+        .trim()
+        .strip_prefix("woosh listening on http://")
+        .unwrap_or_else(|| panic!("{second:?}"))
+        .parse()
+        .expect("address");
+    register(addr, "from_env", "pw");
+    let _ = child.kill();
+    let _ = child.wait();
+}
