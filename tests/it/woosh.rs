@@ -316,6 +316,10 @@ fn names_are_case_sensitive_in_the_protocol_and_one_namespace_with_ours() {
         200,
     );
     assert_eq!(found.as_object().map(|o| o.len()), Some(3));
+    // Query parameters are URL-decoded and the first value wins.
+    let path = "/users/friends?username=Alice%5F1&username=bob";
+    let first = expect(&call(addr, "GET", path, creds, None), 200);
+    assert_eq!(first["username"], "Alice_1");
     // Looking up yourself works; sending to yourself does not; to nobody is 404.
     expect(
         &call(addr, "GET", "/users/friends?username=bob", creds, None),
