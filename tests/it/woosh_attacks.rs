@@ -219,3 +219,24 @@ fn woosh_accounts_cannot_sign_in_on_the_web_and_members_need_a_key_to_be_found()
     let listed = api::get_ok(server.addr, &bearer, "/api/v1/messages?box=inbox");
     assert_eq!(listed["messages"][0]["from"], "webby");
 }
+
+/// A polling client costs no hash per request: at the default scrypt cost, the first request
+/// with a pair pays one hash, and thirty more take less than a few hashes' time together.
+#[test]
+fn a_verified_pair_is_remembered_so_a_poll_costs_no_hash() {
+    let (_server, addr) = open_server(&["--scrypt-log-n", "16"]);
+    register(addr, "poller", "a client token");
+    let pair = Some(("poller", "a client token"));
+    let started = std::time::Instant::now();
+    expect(&call(addr, "GET", "/messages", pair, None), 200);
+    let one_hash = started.elapsed();
+    let started = std::time::Instant::now();
+    for _ in 0..30 {
+        expect(&call(addr, "GET", "/messages", pair, None), 200);
+    }
+    let thirty_polls = started.elapsed();
+    assert!(
+        thirty_polls < one_hash * 5,
+        "30 polls took {thirty_polls:?}, one hash {one_hash:?}"
+    );
+}

@@ -141,7 +141,12 @@ impl Server {
 
     /// [`Server::start_woosh`] on `dir` (kept after the server stops).
     pub fn start_woosh_in(dir: &Path, extra: &[&str]) -> (Server, SocketAddr) {
-        let mut args = default_args();
+        let mut args: Vec<String> = Vec::new();
+        for pair in default_args().chunks(2) {
+            if !extra.contains(&pair[0].as_str()) {
+                args.extend(pair.iter().cloned());
+            }
+        }
         args.extend(["--woosh-listen".to_string(), "127.0.0.1:0".to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let (server, lines) = Self::launch(dir, &args, 1);
