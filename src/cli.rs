@@ -130,6 +130,14 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(long, env = "MESSAGES_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Also serve the end-to-end chat ("woosh") protocol on this address and port (off unless
+    /// given).
+    #[arg(long, env = "MESSAGES_WOOSH_LISTEN")]
+    pub woosh_listen: Option<String>,
+    /// Whether anyone who reaches the woosh listener may register there (open bypasses the
+    /// PIN: for a trusted network or a registration window).
+    #[arg(long, env = "MESSAGES_WOOSH_REGISTRATION", default_value = "closed", value_parser = ["open", "closed"])]
+    pub woosh_registration: String,
     /// Set the registration PIN (visible in the process list: prefer `messages pin set`).
     #[arg(long, env = "MESSAGES_PIN", hide_env_values = true)]
     pub pin: Option<String>,

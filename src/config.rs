@@ -14,6 +14,9 @@ use crate::http::server::Limits;
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// The woosh protocol's listener, if asked for, and whether it lets anyone register.
+    pub woosh_listen: Option<SocketAddr>,
+    pub woosh_registration_open: bool,
     pub data_dir: PathBuf,
     pub pin: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -34,6 +37,12 @@ impl ServeConfig {
                 args.listen
             )
         })?;
+        let woosh_listen = match &args.woosh_listen {
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                format!("--woosh-listen `{text}` is not an address and port such as 127.0.0.1:3000")
+            })?),
+            None => None,
+        };
         if !(15..=20).contains(&args.scrypt_log_n) {
             return Err(format!(
                 "--scrypt-log-n must be between 15 and 20, not {}",
@@ -104,6 +113,8 @@ impl ServeConfig {
         };
         Ok(ServeConfig {
             listen,
+            woosh_listen,
+            woosh_registration_open: args.woosh_registration == "open",
             log_dir: args.log_dir.unwrap_or_else(|| data_dir.join("logs")),
             data_dir,
             pin: args.pin,

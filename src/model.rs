@@ -83,6 +83,15 @@ impl Username {
     }
 }
 
+/// The end-to-end chat protocol's username rule, `^[A-Za-z0-9_-]{3,32}$` (case-sensitive
+/// there; lower-cased, it is also one of ours).
+pub fn is_woosh_spelling(spelling: &str) -> bool {
+    (Username::MIN..=Username::MAX).contains(&spelling.len())
+        && spelling
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -98,15 +98,20 @@ impl App {
         let lowered = username.trim().to_ascii_lowercase();
         let keys = [client.ip_key(), self.sign_in_key(device_token, &lowered)];
         self.throttle.attempt(&keys)?;
-        let found = match Username::parse(&lowered) {
-            Ok(name) => self
-                .store
-                .read(|rx| rx.user(&name))?
-                .map(|record| (name, record)),
-            Err(_) => None,
+        // An account registered through the woosh protocol never signs in here: its password
+        // is a client-derived secret the password policy could not judge. It is refused like
+        // a wrong password, after the same hashing, so the answer tells nothing.
+        let (found, woosh) = match Username::parse(&lowered) {
+            Ok(name) => {
+                let (record, woosh) = self
+                    .store
+                    .read(|rx| Ok((rx.user(&name)?, rx.woosh_account(&name)?.is_some())))?;
+                (record.map(|record| (name, record)), woosh)
+            }
+            Err(_) => (None, false),
         };
         let verified = match &found {
-            Some((_, record)) => self.hasher.verify(password, &record.password_phc),
+            Some((_, record)) => self.hasher.verify(password, &record.password_phc) && !woosh,
             None => {
                 self.verify_decoy(password);
                 false
@@ -123,29 +128,41 @@ impl App {
                 Ok((name, record))
             }
             _ => {
-                // A name that matched no account is not kept (see `unknown_user_event`).
-                let known = found.is_some();
-                let recorded = |kind: &str, detail: String| {
-                    if known {
-                        security_event(kind, Some(&lowered), Some(client.ip), detail)
-                    } else {
-                        unknown_user_event(kind, &lowered, Some(client.ip), detail)
-                    }
-                };
-                let mut events = vec![recorded(event::LOGIN_FAILED, String::new())];
-                for outcome in self.throttle.failure(&keys) {
-                    if let FailureOutcome::Locked { key, seconds } = outcome {
-                        events.push(recorded(
-                            event::LOCKOUT,
-                            format!("key={key} seconds={seconds}"),
-                        ));
-                    }
-                }
-                self.store
-                    .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))?;
+                self.sign_in_failed(&lowered, found.is_some(), client, &keys, "")?;
                 Err(Error::Unauthenticated)
             }
         }
+    }
+
+    /// A failed sign-in (by password here, by token pair in `woosh`): a failure under `keys`,
+    /// and its security events, the lockouts it caused among them. A name that matched no
+    /// account (`known` false) is not kept (see `unknown_user_event`).
+    pub(super) fn sign_in_failed(
+        &self,
+        lowered: &str,
+        known: bool,
+        client: &Client,
+        keys: &[String],
+        detail: &str,
+    ) -> Result<()> {
+        let recorded = |kind: &str, detail: String| {
+            if known {
+                security_event(kind, Some(lowered), Some(client.ip), detail)
+            } else {
+                unknown_user_event(kind, lowered, Some(client.ip), detail)
+            }
+        };
+        let mut events = vec![recorded(event::LOGIN_FAILED, detail.to_string())];
+        for outcome in self.throttle.failure(keys) {
+            if let FailureOutcome::Locked { key, seconds } = outcome {
+                events.push(recorded(
+                    event::LOCKOUT,
+                    format!("key={key} seconds={seconds}"),
+                ));
+            }
+        }
+        self.store
+            .write(move |tx| events.iter().try_for_each(|e| tx.record_event(e)))
     }
 
     /// Logs in: a brand-new session (the old one, if any, is ended by the caller passing it)

@@ -115,12 +115,22 @@ impl NewMessage {
         }
         tx.insert_message(self.id, &self.draft, &self.body)
     }
+
+    /// When it was sealed, in seconds: the time it is stored with.
+    pub fn sent_at(&self) -> i64 {
+        self.draft.sent_at
+    }
+
+    /// Its random id (the handle the web pages and the API use).
+    pub fn id(&self) -> u128 {
+        self.id
+    }
 }
 
 pub const MAX_PAGE: usize = 100;
 
 impl App {
-    fn seal_message(
+    pub(super) fn seal_message(
         &self,
         from: &str,
         to: &str,

@@ -17,6 +17,8 @@ mod shared;
 pub mod throttle;
 pub mod tokens;
 pub mod user_agent;
+pub mod woosh;
+pub mod woosh_mail;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -91,6 +93,8 @@ pub struct App {
     /// A hash of a random secret, verified against when a user does not exist so that the
     /// answer takes as long as for a real user.
     decoy_phc: String,
+    /// The end-to-end chat protocol's remembered credentials and sends in flight.
+    woosh: woosh::WooshState,
 }
 
 impl App {
@@ -127,6 +131,7 @@ impl App {
             pin_guard,
             settings,
             decoy_phc,
+            woosh: woosh::WooshState::default(),
         })
     }
 

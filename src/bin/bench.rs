@@ -18,6 +18,7 @@ mod bench {
     pub mod report;
     pub mod search;
     pub mod server;
+    pub mod woosh;
 }
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ const PIN: &str = "bench-pin-4711";
 const ALTERNATING: &str = "inbox / healthz, alternating";
 /// The live-poll rows' common prefix (and the name `--only` selects them by).
 const LIVE: &str = "live: 1000 tabs";
+/// The woosh rows' common prefix (and the name `--only` selects them by).
+const WOOSH: &str = "woosh";
 /// Open tabs, the sessions they share (a browser's tabs share its cookie), and the period.
 const LIVE_TABS: usize = 1000;
 const LIVE_SESSIONS: usize = 100;
@@ -181,6 +184,9 @@ impl Bench {
         if self.wanted(LIVE) {
             self.live_phase()?;
         }
+        if self.wanted(WOOSH) {
+            self.woosh_phase()?;
+        }
         self.growth_phase(10)?;
         self.growth_phase(100)?;
         self.search_phase()?;
@@ -198,12 +204,19 @@ impl Bench {
     }
 
     fn start_server(&self, data_dir: &Path) -> anyhow::Result<Server> {
+        self.start_server_with(data_dir, &[])
+    }
+
+    /// [`Bench::start_server`] with more flags for `serve`.
+    fn start_server_with(&self, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        extra.extend(self.on.serve_args());
         srv::start(&ServeOptions {
             binary: &self.binary,
             data_dir,
             pin: PIN,
             threads: self.options.threads,
-            extra: &self.on.serve_args(),
+            extra: &extra,
         })
     }
 
@@ -215,12 +228,24 @@ impl Bench {
         read: bool,
         note: &str,
     ) -> Option<Outcome> {
+        self.scenario_on(server, server.addr, scenario, read, note)
+    }
+
+    /// [`Bench::scenario`] on one of `server`'s listeners, `addr`.
+    fn scenario_on(
+        &mut self,
+        server: &Server,
+        addr: std::net::SocketAddr,
+        scenario: Scenario,
+        read: bool,
+        note: &str,
+    ) -> Option<Outcome> {
         if !self.wanted(&scenario.name) {
             return None;
         }
         eprintln!("  {}", scenario.name);
         server.rss.take_peak_kb();
-        let outcome = load::run(server.addr, &scenario, self.budget);
+        let outcome = load::run(addr, &scenario, self.budget);
         // One more sample so a short scenario still has one.
         let peak = server
             .rss

@@ -10,6 +10,7 @@ use anyhow::Context;
 use super::{Data, DirLock, ensure_data_dir, open_app};
 use crate::app::admin::generate_pin;
 use crate::config::ServeConfig;
+use crate::http::woosh::Woosh;
 use crate::http::{Web, server};
 use crate::store::Location;
 
@@ -25,6 +26,13 @@ pub fn run(config: ServeConfig, location: Location) -> anyhow::Result<()> {
     // in the listen backlog.
     let listener = server::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let woosh_listener = match config.woosh_listen {
+        Some(addr) => Some(
+            server::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} (--woosh-listen)"))?,
+        ),
+        None => None,
+    };
     ensure_data_dir(&config.data_dir)?;
     let _lock = DirLock::acquire(
         &config.data_dir,
@@ -62,6 +70,9 @@ pub fn run(config: ServeConfig, location: Location) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{address}");
+    if let Some(woosh) = &woosh_listener {
+        println!("woosh listening on {scheme}://{}", woosh.local_addr()?);
+    }
     if let Some(pin) = announce_pin {
         println!("registration PIN: {pin}  (shown once; change it with `messages pin set`)");
     }
@@ -71,6 +82,16 @@ pub fn run(config: ServeConfig, location: Location) -> anyhow::Result<()> {
     );
 
     let housekeeping = start_housekeeping(app.clone(), &config, shutdown.clone());
+    let woosh_thread = match woosh_listener {
+        Some(listener) => Some(start_woosh(
+            listener,
+            &config,
+            tls.clone(),
+            app.clone(),
+            &shutdown,
+        )?),
+        None => None,
+    };
     let web = Web::new(app, tls.is_some()).map_err(anyhow::Error::msg)?;
     let served = server::run(
         listener,
@@ -85,9 +106,41 @@ pub fn run(config: ServeConfig, location: Location) -> anyhow::Result<()> {
     if let Some(thread) = housekeeping {
         let _ = thread.join();
     }
+    if let Some(thread) = woosh_thread {
+        match thread.join() {
+            Ok(Err(e)) => tracing::error!("the woosh listener stopped with an error: {e}"),
+            Err(_) => tracing::error!("the woosh listener panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     served.context("the server stopped with an error")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Serves the woosh protocol (`http::woosh`) on its own listener, on a thread of its own, with
+/// the same connection layer, limits and TLS as the main one; it stops with the same switch,
+/// and its failure stops the whole server (so an operator is not left with half of it).
+fn start_woosh(
+    listener: std::net::TcpListener,
+    config: &ServeConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: Arc<crate::app::App>,
+    shutdown: &server::Shutdown,
+) -> anyhow::Result<std::thread::JoinHandle<std::io::Result<()>>> {
+    let https = tls.is_some();
+    let woosh = Woosh::new(app, config.woosh_registration_open, https);
+    let limits = config.limits.clone();
+    let shutdown = shutdown.clone();
+    let thread = std::thread::Builder::new()
+        .name("woosh-accept".into())
+        .spawn(move || {
+            let served = server::run(listener, tls, limits, Arc::new(woosh), shutdown.clone());
+            shutdown.trigger();
+            served
+        })
+        .context("cannot start the woosh listener")?;
+    Ok(thread)
 }
 
 fn watch_signals(shutdown: server::Shutdown) -> anyhow::Result<()> {

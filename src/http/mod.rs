@@ -12,6 +12,7 @@ pub mod headers;
 pub mod pages;
 pub mod server;
 pub mod status;
+pub mod woosh;
 
 use std::sync::Arc;
 
@@ -132,16 +133,7 @@ impl server::Service for Web {
     }
 
     fn log_exchange(&self, exchange: &server::Exchange<'_>) {
-        let line = format!(
-            "{} {} {} {} {}B {}ms id={}",
-            exchange.remote.ip(),
-            exchange.method,
-            crate::app::escape_for_log(exchange.path),
-            exchange.status,
-            exchange.bytes,
-            exchange.elapsed.as_millis(),
-            exchange.request_id
-        );
+        let line = access_line(exchange);
         // Every open tab polls /live every few seconds: a thousand tabs would write a hundred
         // lines a second that say nothing, so an answered poll is logged only at debug level.
         if exchange.path == "/live" && matches!(exchange.status, 200 | 304) {
@@ -150,6 +142,20 @@ impl server::Service for Web {
             tracing::info!(target: "access", "{line}");
         }
     }
+}
+
+/// One line of the access log (both listeners): who, what, the answer, its size and time.
+pub fn access_line(exchange: &server::Exchange<'_>) -> String {
+    format!(
+        "{} {} {} {} {}B {}ms id={}",
+        exchange.remote.ip(),
+        exchange.method,
+        crate::app::escape_for_log(exchange.path),
+        exchange.status,
+        exchange.bytes,
+        exchange.elapsed.as_millis(),
+        exchange.request_id
+    )
 }
 
 impl Web {

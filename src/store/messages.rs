@@ -190,7 +190,7 @@ impl Rx {
 }
 
 /// Up to `limit` positions of a mailbox index between two bounds, walked in `order`.
-fn index_rows(
+pub(super) fn index_rows(
     at: Reading<'_>,
     user: &str,
     mailbox: Mailbox,

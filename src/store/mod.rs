@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod table;
 pub mod tables;
 pub mod users;
+pub mod woosh;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,10 @@ pub use pg::PgUrl;
 ///
 /// 1: messages and bodies keyed by their random id.
 /// 2: messages and bodies keyed by seq, with an id -> seq index (`tables::MESSAGE_IDS`).
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3: the woosh protocol's accounts (`tables::WOOSH_ACCOUNTS`). A binary of version 2 must
+///    refuse such a file: it would dump woosh accounts without their rows, and a restore of
+///    that dump would turn them into web accounts whose password no policy ever judged.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "messages.redb";
@@ -420,12 +424,20 @@ fn migrate_step(tx: &Tx<'_>, place: &str) -> Result<bool> {
         }
         Some(version) if version > SCHEMA_VERSION => Err(newer_schema(place, version)),
         Some(1) => {
+            // Every table of this version is created here, so the last step of the move
+            // stamps this version at once.
             tx.create_all_tables()?;
             let finished = tx.messages_v1_to_v2(MIGRATION_STEP)?;
             if finished {
-                meta::set_u64(tx, meta::SCHEMA_KEY, 2)?;
+                meta::set_u64(tx, meta::SCHEMA_KEY, SCHEMA_VERSION)?;
             }
             Ok(finished)
+        }
+        Some(2) => {
+            // 2 -> 3 only adds a table.
+            tx.create_all_tables()?;
+            meta::set_u64(tx, meta::SCHEMA_KEY, SCHEMA_VERSION)?;
+            Ok(true)
         }
         Some(_) => {
             tx.create_all_tables()?;

@@ -18,6 +18,10 @@ pub const RETIRED: Def<String, i64> = Def::new("retired_usernames");
 /// username -> opaque public key bytes published by an end-to-end client
 pub const PUBLIC_KEYS: Def<String, Vec<u8>> = Def::new("public_keys");
 
+/// username (lower-cased) -> WooshRecord (`store::woosh`): an account registered through the
+/// end-to-end chat protocol, its exact spelling, integer id and sealed private key and info
+pub const WOOSH_ACCOUNTS: Def<String, Vec<u8>> = Def::new("woosh_accounts");
+
 /// seq -> (message id, MessageRecord: everything but the body). Keyed by seq, not by the
 /// random id, so a new message is appended at the end of the tree: a commit of many sends
 /// dirties a few pages here instead of one random page per send (schema version 2).

@@ -102,6 +102,7 @@ impl Tx<'_> {
         if removed {
             self.put(RETIRED, &key(username), &now)?;
             self.remove(PUBLIC_KEYS, &key(username))?;
+            self.remove_woosh_account(username)?;
         }
         Ok(removed)
     }

@@ -17,3 +17,6 @@ mod ops;
 mod races;
 mod util;
 mod web;
+mod woosh;
+mod woosh_attacks;
+mod woosh_data;

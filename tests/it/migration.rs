@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use messages::store::tables::{self, BODIES, MESSAGE_IDS, MESSAGES, META};
+use messages::store::tables::{self, BODIES, MESSAGE_IDS, MESSAGES, META, WOOSH_ACCOUNTS};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::util::Server;
@@ -104,7 +104,7 @@ fn migrates_and_keeps_every_message(moved_back: impl Fn(u64) -> bool, drop_new_t
     // `dump` opens the old file, migrates it and writes the same records as before.
     let after = temp.path().join("after.dump");
     dump_to(&dir, &after);
-    assert_eq!(schema_state(&db_file), (2, 0));
+    assert_eq!(schema_state(&db_file), (3, 0));
     assert_same_records(&records(&before), &records(&after));
 
     // The server finds each message by the id it had before the migration.
@@ -140,6 +140,36 @@ fn a_migration_stopped_between_steps_is_finished_by_the_next_open() {
     migrates_and_keeps_every_message(|seq| seq % 2 == 0, false);
 }
 
+/// A schema-2 file (from before the woosh protocol's table) is carried to 3 when it is opened,
+/// by a read-only `dump` too: the table is created and every record stays.
+#[test]
+fn a_schema_2_database_gets_the_woosh_table_when_opened() {
+    if crate::util::backend::embedded_only("a schema-2 redb file") {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    demo(&dir);
+    let before = temp.path().join("before.dump");
+    dump_to(&dir, &before);
+    let db_file = dir.join("messages.redb");
+    {
+        let db = redb::Database::open(&db_file).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert!(txn.delete_table(WOOSH_ACCOUNTS.redb()).unwrap());
+        txn.open_table(META.redb())
+            .unwrap()
+            .insert("schema_version", 2u64.to_le_bytes().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    assert_eq!(schema_state(&db_file), (2, 0));
+    let after = temp.path().join("after.dump");
+    dump_to(&dir, &after);
+    assert_eq!(schema_state(&db_file), (3, 0));
+    assert_same_records(&records(&before), &records(&after));
+}
+
 #[test]
 fn a_dump_written_by_schema_1_restores_into_the_current_schema() {
     if crate::util::backend::embedded_only("a schema-1 redb file") {
@@ -155,14 +185,14 @@ fn a_dump_written_by_schema_1_restores_into_the_current_schema() {
     } = demo_dump(temp.path());
     // Schema 1 wrote the same rows; only its header and its schema_version row differ.
     let encode = |n: u64| base64::engine::general_purpose::STANDARD.encode(n.to_le_bytes());
-    let header = lines[0].replace("\"schema_version\":2", "\"schema_version\":1");
+    let header = lines[0].replace("\"schema_version\":3", "\"schema_version\":1");
     assert_ne!(header, lines[0]);
     lines[0] = header;
     let meta = lines
         .iter()
         .position(|l| l.contains("\"key\":\"schema_version\""))
         .unwrap();
-    let old_row = lines[meta].replace(&encode(2), &encode(1));
+    let old_row = lines[meta].replace(&encode(3), &encode(1));
     assert_ne!(old_row, lines[meta]);
     lines[meta] = old_row;
     let old_dump = temp.path().join("schema1.dump");
@@ -171,7 +201,7 @@ fn a_dump_written_by_schema_1_restores_into_the_current_schema() {
     let target = temp.path().join("target");
     let output = restore_with_key(&target, &old_dump, &source.join("key"), false);
     assert!(output.status.success(), "{}", crate::util::stderr(&output));
-    assert_eq!(schema_state(&target.join("messages.redb")), (2, 0));
+    assert_eq!(schema_state(&target.join("messages.redb")), (3, 0));
     let again = temp.path().join("again.dump");
     dump_to(&target, &again);
     assert_same_records(&records(&current), &records(&again));

@@ -2,8 +2,7 @@
 //! signed-in sessions, and 1,000 tabs polling `/live` (see `live.rs` for the load itself),
 //! once with `If-None-Match` and once without, each reported as the server's CPU share.
 
-use crate::bench::server::{self as srv, ServeOptions};
-use crate::{BASE_PER_USER, Bench, LIVE, LIVE_PERIOD, LIVE_SESSIONS, LIVE_TABS, PIN, Row, bench};
+use crate::{BASE_PER_USER, Bench, LIVE, LIVE_PERIOD, LIVE_SESSIONS, LIVE_TABS, Row, bench};
 
 impl Bench {
     /// 1,000 open tabs polling `/live` every 10 s, each on its own keep-alive connection: once
@@ -14,24 +13,15 @@ impl Bench {
         eprintln!("loading data for the live poll...");
         let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER, None)?;
         // Room for a connection per tab, and for the logins of the sessions below.
-        let extra: Vec<String> = [
+        let extra = [
             "--max-connections",
             "1500",
             "--max-connections-per-ip",
             "1500",
             "--attempts-per-minute",
             "1000",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let server = srv::start(&ServeOptions {
-            binary: &self.binary,
-            data_dir: &data_dir,
-            pin: PIN,
-            threads: self.options.threads,
-            extra: &extra,
-        })?;
+        ];
+        let server = self.start_server_with(&data_dir, &extra)?;
         let mut cookies = Vec::new();
         for n in 0..LIVE_SESSIONS {
             let (username, password) = &users[n % users.len()];

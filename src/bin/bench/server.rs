@@ -71,6 +71,8 @@ impl Drop for RssSampler {
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The woosh listener's address, when it was started with `--woosh-listen`.
+    pub woosh_addr: Option<SocketAddr>,
     pub rss: RssSampler,
     stderr_log: PathBuf,
 }
@@ -175,7 +177,20 @@ pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
         .with_context(|| format!("cannot start {}", options.binary.display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut first_line = String::new();
-    BufReader::new(stdout).read_line(&mut first_line)?;
+    let mut stdout = BufReader::new(stdout);
+    stdout.read_line(&mut first_line)?;
+    let woosh_addr = if options.extra.iter().any(|a| a == "--woosh-listen") {
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let addr = line.trim().strip_prefix("woosh listening on http://");
+        Some(
+            addr.unwrap_or_default()
+                .parse()
+                .with_context(|| format!("bad woosh line {line:?}"))?,
+        )
+    } else {
+        None
+    };
     let Some(addr) = first_line.trim().strip_prefix("listening on http://") else {
         let _ = child.kill();
         bail!(
@@ -190,6 +205,7 @@ pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
     Ok(Server {
         child,
         addr,
+        woosh_addr,
         rss,
         stderr_log,
     })

@@ -12,7 +12,7 @@ use crate::store::Snapshot;
 
 const FINGERPRINT: &str = "f1f2f3f4";
 const CREATED_AT: &str = "2026-01-01T00:00:00Z";
-const HEADER: &str = r#"{"kind":"header","format":"messages-dump","version":1,"schema_version":2,"key_fingerprint":"f1f2f3f4","created_at":"2026-01-01T00:00:00Z"}"#;
+const HEADER: &str = r#"{"kind":"header","format":"messages-dump","version":1,"schema_version":3,"key_fingerprint":"f1f2f3f4","created_at":"2026-01-01T00:00:00Z"}"#;
 
 /// One line of each kind, in dump order, as `write_dump` writes them: together a consistent
 /// dump (the counters are past every number used, the message has its body and mailboxes).
@@ -20,10 +20,12 @@ const GOLDEN_ROWS: &[&str] = &[
     r#"{"kind":"meta","key":"next_deleted","value":"AgAAAAAAAAA="}"#,
     r#"{"kind":"meta","key":"next_event","value":"AgAAAAAAAAA="}"#,
     r#"{"kind":"meta","key":"next_seq","value":"AgAAAAAAAAA="}"#,
-    r#"{"kind":"meta","key":"schema_version","value":"AgAAAAAAAAA="}"#,
+    r#"{"kind":"meta","key":"next_woosh_id","value":"AgAAAAAAAAA="}"#,
+    r#"{"kind":"meta","key":"schema_version","value":"AwAAAAAAAAA="}"#,
     r#"{"kind":"user","username":"alice","record":{"name":"alice","password_phc":"$scrypt$ln=1$a","question":3,"answer_phc":"$scrypt$ln=1$b","created_at":1700000000,"password_changed_at":1700000001,"locked":true}}"#,
     r#"{"kind":"retired","username":"carol","deleted_at":1700000100}"#,
     r#"{"kind":"public_key","username":"alice","key":"a2V5"}"#,
+    r#"{"kind":"woosh_account","username":"alice","record":{"spelling":"Alice","id":1,"private_key":"cHJpdg==","info":""}}"#,
     r#"{"kind":"message","id":"0123456789abcdef0123456789abcdef","record":{"seq":1,"from":"alice","to":"bob","sent_at":1700000200,"title":"dGl0bGU=","in_inbox":true,"in_sent":true}}"#,
     r#"{"kind":"body","id":"0123456789abcdef0123456789abcdef","body":"Ym9keQ=="}"#,
     r#"{"kind":"inbox","user":"bob","seq":1,"id":"0123456789abcdef0123456789abcdef","read":false}"#,
@@ -38,7 +40,7 @@ const GOLDEN_ROWS: &[&str] = &[
 ];
 
 /// The trailer of the golden dump, with the place of its checksum left as `{}`.
-const GOLDEN_TRAILER: &str = r#"{"kind":"trailer","counts":{"body":1,"deleted":1,"event":1,"inbox":1,"message":1,"meta":4,"public_key":1,"retired":1,"sent":1,"session":1,"token":1,"unread":1,"user":1,"user_session":1,"user_token":1},"sha256":"{}"}"#;
+const GOLDEN_TRAILER: &str = r#"{"kind":"trailer","counts":{"body":1,"deleted":1,"event":1,"inbox":1,"message":1,"meta":5,"public_key":1,"retired":1,"sent":1,"session":1,"token":1,"unread":1,"user":1,"user_session":1,"user_token":1,"woosh_account":1},"sha256":"{}"}"#;
 
 /// A dump of the header and `rows` with a trailer, as `write_dump` writes it, whose counts and
 /// checksum match (a row's kind is its `kind` field, or its first element in array form).
@@ -217,7 +219,7 @@ fn one_row_changed() -> Vec<(&'static str, Vec<String>)> {
             "no schema version",
             golden_changed(
                 r#""key":"schema_version""#,
-                r#""schema_version","value":"AgAAAAAAAAA=""#,
+                r#""schema_version","value":"AwAAAAAAAAA=""#,
                 r#""other","value":"AA==""#,
             ),
         ),
@@ -441,8 +443,8 @@ fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
             "the dump has format version 2, newer than this binary reads (1); use a newer messages binary",
         ),
         (
-            header_with(r#""schema_version":2"#, r#""schema_version":3"#),
-            "the dump has schema version 3, newer than this binary understands (2)",
+            header_with(r#""schema_version":3"#, r#""schema_version":4"#),
+            "the dump has schema version 4, newer than this binary understands (3)",
         ),
         (
             format!(
@@ -452,7 +454,7 @@ fn a_dump_whose_frame_is_wrong_is_told_the_same_reason() {
             "the checksum does not match: the dump was altered or damaged",
         ),
         (
-            format!("{rows}{}", trailer.replace(r#""meta":4"#, r#""meta":5"#)),
+            format!("{rows}{}", trailer.replace(r#""meta":5"#, r#""meta":6"#)),
             "the record counts in the trailer do not match the records",
         ),
         (format!("{good}\n"), after_trailer.as_str()),

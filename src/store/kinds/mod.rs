@@ -16,6 +16,7 @@ mod messages;
 mod meta;
 mod sessions;
 mod users;
+mod woosh;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -70,6 +71,7 @@ registry! {
     "user" => User(users::User) in [USERS],
     "retired" => Retired(users::Retired) in [RETIRED],
     "public_key" => PublicKey(users::PublicKey) in [PUBLIC_KEYS],
+    "woosh_account" => WooshAccount(woosh::WooshAccount) in [WOOSH_ACCOUNTS],
     "message" => Message(messages::Message) in [MESSAGES, MESSAGE_IDS],
     "body" => Body(messages::Body) in [BODIES],
     "inbox" => Inbox(messages::Inbox) in [INBOX],

@@ -15,6 +15,7 @@ pub mod dump;
 pub mod tls;
 pub mod web;
 pub mod webdriver;
+pub mod woosh;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -129,6 +130,35 @@ impl Server {
             .unwrap_or_default()
             .to_string();
         (server, pin)
+    }
+
+    /// Starts a server with the woosh listener on port 0 too (default flags plus `extra`);
+    /// returns it and the woosh address it announced on its second line.
+    pub fn start_woosh(extra: &[&str]) -> (Server, SocketAddr) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let (mut server, woosh) = Self::start_woosh_in(&temp.path().join("data"), extra);
+        server._temp = Some(temp);
+        (server, woosh)
+    }
+
+    /// [`Server::start_woosh`] on `dir` (kept after the server stops).
+    pub fn start_woosh_in(dir: &Path, extra: &[&str]) -> (Server, SocketAddr) {
+        let mut args: Vec<String> = Vec::new();
+        for pair in default_args().chunks(2) {
+            if !extra.contains(&pair[0].as_str()) {
+                args.extend(pair.iter().cloned());
+            }
+        }
+        args.extend(["--woosh-listen".to_string(), "127.0.0.1:0".to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (server, lines) = Self::launch(dir, &args, 1);
+        let woosh = lines[0]
+            .strip_prefix("woosh listening on http://")
+            .or_else(|| lines[0].strip_prefix("woosh listening on https://"))
+            .unwrap_or_else(|| panic!("no woosh address announced: {:?}", lines[0]))
+            .parse()
+            .expect("woosh address");
+        (server, woosh)
     }
 
     /// Runs `serve` with exactly `args`, reads the address line and then `more_lines` further
