@@ -118,10 +118,13 @@ impl App {
         let throttle = throttle::Throttle::stored(settings.throttle.clone(), store.clone());
         let pin_guard =
             pin::PinGuard::stored(settings.throttle.max_wrong_pins_per_hour, store.clone());
-        let search_throttle = throttle::Throttle::new(throttle::ThrottleSettings {
-            attempts_per_minute: search::SEARCHES_PER_MINUTE,
-            ..throttle::ThrottleSettings::default()
-        });
+        let search_throttle = throttle::Throttle::stored(
+            throttle::ThrottleSettings {
+                attempts_per_minute: search::SEARCHES_PER_MINUTE,
+                ..throttle::ThrottleSettings::default()
+            },
+            store.clone(),
+        );
         Ok(App {
             store,
             key: std::sync::Arc::new(key),

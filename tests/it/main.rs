@@ -1,5 +1,7 @@
-//! The one integration test binary: black-box tests of the real `messages` binary (and, where
-//! a guard can only be reached from inside, of the library), one module per capability, with
+//! The integration suite, built twice (Cargo.toml): as `it` on the embedded store and as
+//! `it_postgres` on PostgreSQL (`util/backend.rs`). Black-box tests of the real `messages`
+//! binary (and, where a guard can only be reached from inside, of the library), one module
+//! per capability, with
 //! their shared helpers in `util/`; and `boundaries`, which reads the source to hold the
 //! architecture's module boundaries.
 
