@@ -115,19 +115,25 @@ impl App {
         settings: Settings,
     ) -> Result<Self> {
         let decoy_phc = hasher.hash(&crate::crypto::new_secret()?)?;
-        let throttle = throttle::Throttle::stored(settings.throttle.clone(), store.clone());
-        let pin_guard =
-            pin::PinGuard::stored(settings.throttle.max_wrong_pins_per_hour, store.clone());
+        let key = std::sync::Arc::new(key);
+        let throttle =
+            throttle::Throttle::stored(settings.throttle.clone(), store.clone(), key.clone());
+        let pin_guard = pin::PinGuard::stored(
+            settings.throttle.max_wrong_pins_per_hour,
+            store.clone(),
+            key.clone(),
+        );
         let search_throttle = throttle::Throttle::stored(
             throttle::ThrottleSettings {
                 attempts_per_minute: search::SEARCHES_PER_MINUTE,
                 ..throttle::ThrottleSettings::default()
             },
             store.clone(),
+            key.clone(),
         );
         Ok(App {
             store,
-            key: std::sync::Arc::new(key),
+            key,
             hasher,
             throttle,
             search_throttle,

@@ -104,12 +104,17 @@ impl PinGuard {
     }
 
     /// A ceiling counted in the database, shared by every server on it.
-    pub fn stored(max_per_hour: u32, store: crate::store::Store) -> Self {
+    pub fn stored(
+        max_per_hour: u32,
+        store: crate::store::Store,
+        key: std::sync::Arc<crate::crypto::DataKey>,
+    ) -> Self {
         PinGuard {
             max_per_hour,
             state: Shared::Stored {
                 store,
                 namespace: "pin",
+                key,
             },
         }
     }

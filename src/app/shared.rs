@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -23,11 +24,20 @@ const MAX_KEYS: usize = 100_000;
 pub enum Shared {
     Memory(Mutex<HashMap<String, Vec<u8>>>),
     /// In the database, each key under `namespace/`, so guards sharing the table never read
-    /// each other's states.
+    /// each other's states. The key itself is stored only as a MAC under the data key: a
+    /// throttle key holds what someone typed as a username, which may be a password typed
+    /// into the wrong field, and that must not reach the disk.
     Stored {
         store: Store,
         namespace: &'static str,
+        key: Arc<DataKey>,
     },
+}
+
+/// The stored name of `key`: its namespace and the hex of its MAC.
+fn stored_name(data_key: &DataKey, namespace: &str, key: &str) -> String {
+    let mac = data_key.mac("counter-key", key.as_bytes());
+    format!("{namespace}/{}", hex::encode(mac))
 }
 
 /// Wall-clock milliseconds since the Unix epoch.
@@ -63,12 +73,15 @@ impl Shared {
                     .map(|k| decode(map.get(k).map(|v| v.as_slice())))
                     .collect())
             }
-            Shared::Stored { store, namespace } => store.read(|rx| {
+            Shared::Stored {
+                store,
+                namespace,
+                key,
+            } => store.read(|rx| {
                 keys.iter()
                     .map(|k| {
-                        Ok(decode(
-                            rx.counter_state(&format!("{namespace}/{k}"))?.as_deref(),
-                        ))
+                        let name = stored_name(key, namespace, k);
+                        Ok(decode(rx.counter_state(&name)?.as_deref()))
                     })
                     .collect()
             }),
@@ -111,8 +124,15 @@ impl Shared {
                 }
                 Ok(outcome)
             }
-            Shared::Stored { store, namespace } => {
-                let keys: Arc<[String]> = keys.iter().map(|k| format!("{namespace}/{k}")).collect();
+            Shared::Stored {
+                store,
+                namespace,
+                key,
+            } => {
+                let keys: Arc<[String]> = keys
+                    .iter()
+                    .map(|k| stored_name(key, namespace, k))
+                    .collect();
                 store.write(move |tx| {
                     let mut states: Vec<T> = keys
                         .iter()
@@ -140,7 +160,9 @@ impl Shared {
                 map.retain(|_, v| !stale(&decode::<T>(Some(v))));
                 Ok((before - map.len()) as u64)
             }
-            Shared::Stored { store, namespace } => {
+            Shared::Stored {
+                store, namespace, ..
+            } => {
                 let prefix = format!("{namespace}/");
                 store.write(move |tx| {
                     tx.purge_counter_states(&prefix, |bytes| stale(&decode::<T>(Some(bytes))))

@@ -16,6 +16,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{Shared, now_ms};
+use std::sync::Arc;
+
+use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -108,12 +111,13 @@ impl Throttle {
     }
 
     /// A throttle that counts in the database, shared by every server on it.
-    pub fn stored(settings: ThrottleSettings, store: Store) -> Self {
+    pub fn stored(settings: ThrottleSettings, store: Store, key: Arc<DataKey>) -> Self {
         Throttle {
             settings,
             states: Shared::Stored {
                 store,
                 namespace: "throttle",
+                key,
             },
         }
     }
@@ -288,14 +292,23 @@ mod tests {
         use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        let key = Arc::new(DataKey::load_or_create(&dir.path().join("key")).unwrap().0);
         let settings = ThrottleSettings {
             max_failures_account: 6,
             lockout: Duration::from_secs(30),
             ..Default::default()
         };
         let servers = [
-            Arc::new(Throttle::stored(settings.clone(), store.clone())),
-            Arc::new(Throttle::stored(settings.clone(), store.clone())),
+            Arc::new(Throttle::stored(
+                settings.clone(),
+                store.clone(),
+                key.clone(),
+            )),
+            Arc::new(Throttle::stored(
+                settings.clone(),
+                store.clone(),
+                key.clone(),
+            )),
         ];
         let account = keys(&["account:alice"]);
         let failing: Vec<_> = (0..6)
@@ -315,12 +328,17 @@ mod tests {
             .count();
         assert_eq!(locks, 1, "{outcomes:?}");
         drop(servers);
-        let restarted = Throttle::stored(settings, store);
+        let restarted = Throttle::stored(settings, store.clone(), key);
         assert!(matches!(
             restarted.attempt(&account),
             Err(Error::RateLimited { .. })
         ));
         assert_eq!(restarted.purge().unwrap(), 0, "a locked key is kept");
+        // What was typed as a name is stored only as a MAC of it.
+        let stored = store
+            .read(|rx| rx.counter_state("throttle/account:alice"))
+            .unwrap();
+        assert!(stored.is_none(), "the plain key is not a stored name");
     }
 
     #[test]

@@ -295,8 +295,17 @@ impl Store {
                     },
                 }
             }
-            Engine::Pg(pool) => Rx {
-                inner: RxInner::Pg(std::rc::Rc::new(pool.begin(pg::TxMode::Read)?)),
+            Engine::Pg(pool) => match pool.begin(pg::TxMode::Read) {
+                Ok(session) => Rx {
+                    inner: RxInner::Pg(std::rc::Rc::new(session)),
+                },
+                // An unreachable database shows in /healthz at once, not only after a write.
+                Err(e) => {
+                    if e.fault().heals() {
+                        self.inner.health.failed(&e);
+                    }
+                    return Err(e.into());
+                }
             },
         };
         work(&rx)

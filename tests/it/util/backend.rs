@@ -53,9 +53,10 @@ pub fn database_named(name: &str) -> String {
     format!("{base}/{name}?sslmode=disable")
 }
 
+static BY_DIR: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+
 /// The database of the data directory `dir` (the same one for every command on it).
 pub fn database_for(dir: &Path) -> String {
-    static BY_DIR: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
     let mut known = BY_DIR.get_or_init(Default::default).lock().unwrap();
     if let Some(url) = known.get(dir) {
         return url.clone();
@@ -142,4 +143,33 @@ pub fn digest(dir: &Path) -> String {
         }
     }
     hex::encode(hash.finalize())
+}
+
+/// Whether any key or value of the database of `dir` holds `needle` (false when this run is
+/// not on PostgreSQL or `dir` has no database).
+pub fn database_contains(dir: &Path, needle: &[u8]) -> bool {
+    if !is_postgres() {
+        return false;
+    }
+    let url = match BY_DIR
+        .get()
+        .and_then(|m| m.lock().unwrap().get(dir).cloned())
+    {
+        Some(url) => url,
+        None => return false,
+    };
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the test database");
+    let tables = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'messages'",
+            &[],
+        )
+        .expect("listing tables");
+    tables.iter().any(|table| {
+        let name: String = table.get(0);
+        let sql = format!(
+            "SELECT 1 FROM messages.{name} WHERE position($1::bytea in k) > 0 OR position($1::bytea in v) > 0 LIMIT 1"
+        );
+        !client.query(&sql, &[&needle]).expect("searching a table").is_empty()
+    })
 }

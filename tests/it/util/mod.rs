@@ -315,11 +315,15 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// True if `needle` occurs in any file under `dir`.
+/// On PostgreSQL, the directory's database (if it has one) is searched too, row by row.
 pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
-    files_under(dir).into_iter().find(|path| {
+    let in_files = files_under(dir).into_iter().find(|path| {
         std::fs::read(path)
             .map(|bytes| contains(&bytes, needle))
             .unwrap_or(false)
+    });
+    in_files.or_else(|| {
+        backend::database_contains(dir, needle).then(|| PathBuf::from("(its PostgreSQL database)"))
     })
 }
 
