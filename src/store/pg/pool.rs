@@ -5,7 +5,9 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::PgUrl;
@@ -24,16 +26,32 @@ pub(in crate::store) struct Pool {
 }
 
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     open: usize,
+}
+
+/// An open connection with what it keeps between leases: its prepared statements, and
+/// whether a read transaction was left open on it (see [`Lease::leave_open`]).
+pub(in crate::store) struct Conn {
+    client: Client,
+    pub(super) statements: HashMap<String, Statement>,
+    /// When a finished read left its transaction open, to be rolled back with the next
+    /// `BEGIN` (one round trip saved per read), or by the reaper if the connection idles.
+    pub(super) read_left_open: Option<Instant>,
 }
 
 /// A connection taken from the pool; it goes back when dropped, unless it broke.
 pub(in crate::store) struct Lease {
-    client: Option<Client>,
+    conn: Option<Conn>,
     pool: Arc<Pool>,
     pub(super) broken: bool,
 }
+
+/// The most prepared statements a connection keeps (the schema's statements are far fewer).
+const MAX_STATEMENTS: usize = 512;
+
+/// How long a connection may idle with a finished read's transaction still open.
+const READ_LEFT_OPEN: Duration = Duration::from_millis(200);
 
 impl Pool {
     /// A pool for `url` of at most `max` connections. Opens one at once, so a wrong URL, an
@@ -50,6 +68,10 @@ impl Pool {
             freed: Condvar::new(),
         });
         drop(pool.lease()?);
+        let weak = Arc::downgrade(&pool);
+        let _ = std::thread::Builder::new()
+            .name("db-reaper".into())
+            .spawn(move || reap(&weak));
         Ok(pool)
     }
 
@@ -73,18 +95,22 @@ impl Pool {
         let deadline = Instant::now() + LEASE_WAIT;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            while let Some(client) = state.idle.pop() {
-                if client.is_closed() {
+            while let Some(conn) = state.idle.pop() {
+                if conn.client.is_closed() {
                     state.open -= 1;
                     continue;
                 }
-                return Ok(self.leased(client));
+                return Ok(self.leased(conn));
             }
             if state.open < self.max {
                 state.open += 1;
                 drop(state);
                 return match self.connect() {
-                    Ok(client) => Ok(self.leased(client)),
+                    Ok(client) => Ok(self.leased(Conn {
+                        client,
+                        statements: HashMap::new(),
+                        read_left_open: None,
+                    })),
                     Err(e) => {
                         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                         state.open -= 1;
@@ -124,33 +150,95 @@ impl Pool {
         }
     }
 
-    fn leased(self: &Arc<Self>, client: Client) -> Lease {
+    fn leased(self: &Arc<Self>, conn: Conn) -> Lease {
         Lease {
-            client: Some(client),
+            conn: Some(conn),
             pool: self.clone(),
             broken: false,
         }
     }
 }
 
+/// Rolls back the read transactions that connections idling in the pool were left with, so
+/// none holds its snapshot (and PostgreSQL's vacuum) for long; ends with the pool.
+fn reap(pool: &std::sync::Weak<Pool>) {
+    loop {
+        std::thread::sleep(READ_LEFT_OPEN);
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        let stale: Vec<Conn> = {
+            let mut state = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+            let (stale, fresh) = std::mem::take(&mut state.idle).into_iter().partition(|c| {
+                c.read_left_open
+                    .is_some_and(|t| t.elapsed() >= READ_LEFT_OPEN)
+            });
+            state.idle = fresh;
+            stale
+        };
+        for conn in stale {
+            let mut lease = pool.leased(conn);
+            if lease.finish_read().is_err() {
+                lease.broken = true;
+            }
+        }
+    }
+}
+
 impl Lease {
     pub(super) fn client(&mut self) -> &mut Client {
-        self.client
+        &mut self.conn_mut().client
+    }
+
+    pub(super) fn conn_mut(&mut self) -> &mut Conn {
+        self.conn
             .as_mut()
-            .expect("a lease holds its client until dropped")
+            .expect("a lease holds its connection until dropped")
+    }
+
+    /// Marks the read transaction on this connection as finished but left open.
+    pub(super) fn leave_open(&mut self) {
+        self.conn_mut().read_left_open = Some(Instant::now());
+    }
+
+    /// Ends a read transaction left open on this connection, if any: for uses of a
+    /// connection outside a transaction (the advisory locks).
+    pub(super) fn finish_read(&mut self) -> std::result::Result<(), postgres::Error> {
+        if self.conn_mut().read_left_open.take().is_some() {
+            self.client().batch_execute("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    /// The statement `sql` with parameters of `types`, prepared once per connection.
+    pub(super) fn statement(
+        &mut self,
+        sql: &str,
+        types: &[postgres::types::Type],
+    ) -> std::result::Result<Statement, postgres::Error> {
+        let conn = self.conn_mut();
+        if let Some(statement) = conn.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = conn.client.prepare_typed(sql, types)?;
+        if conn.statements.len() >= MAX_STATEMENTS {
+            conn.statements.clear();
+        }
+        conn.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         let mut state = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
-        if self.broken || client.is_closed() {
+        if self.broken || conn.client.is_closed() {
             state.open -= 1;
         } else {
-            state.idle.push(client);
+            state.idle.push(conn);
         }
         self.pool.freed.notify_one();
     }

@@ -44,6 +44,9 @@ pub(in crate::store) fn ensure_schema(pool: &Arc<Pool>, tables: &[&str]) -> Resu
 pub(in crate::store) fn fleet_lock_shared(pool: &Arc<Pool>) -> Result<Lease> {
     let mut lease = pool.lease()?;
     lease
+        .finish_read()
+        .map_err(|e| super::classify(e, "cannot take the fleet's lock"))?;
+    lease
         .client()
         .batch_execute(&format!("SELECT pg_advisory_lock_shared({FLEET_LOCK})"))
         .map_err(|e| super::classify(e, "cannot take the fleet's lock"))?;
@@ -67,6 +70,9 @@ pub(in crate::store) fn try_fleet_lock(session: &Session) -> Result<()> {
 /// when another server holds it.
 pub(in crate::store) fn housekeeping_turn(pool: &Arc<Pool>) -> Result<Option<Turn>> {
     let mut lease = pool.lease()?;
+    lease
+        .finish_read()
+        .map_err(|e| super::classify(e, "cannot take the housekeeping lock"))?;
     let row = lease
         .client()
         .query_one(
