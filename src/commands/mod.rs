@@ -93,6 +93,10 @@ pub fn open_app(
 ) -> anyhow::Result<App> {
     let data_dir = data.dir.as_path();
     let key_file = key_path(data_dir);
+    let shared = matches!(data.location, Location::Postgres(_));
+    if create_key && shared && !key_file.exists() {
+        refuse_a_new_key_for_a_sealed_database(data, &key_file)?;
+    }
     let key = if create_key {
         DataKey::load_or_create(&key_file)?.0
     } else {
@@ -116,6 +120,20 @@ pub fn open_app(
         PasswordHasher::new(scrypt_log_n),
         settings,
     )?)
+}
+
+/// A server of a fleet never makes a key of its own for a database that is already sealed:
+/// it is told to copy the fleet's key file, and nothing is written.
+fn refuse_a_new_key_for_a_sealed_database(data: &Data, key_file: &Path) -> anyhow::Result<()> {
+    let store = Store::open_at(&data.location)?;
+    if let Some(recorded) = store.read(crate::store::meta::key_fingerprint)? {
+        bail!(
+            "no key file at {}: the database {} is encrypted with the key {recorded}; copy that key file from another server of the fleet",
+            key_file.display(),
+            data.location.describe()
+        );
+    }
+    Ok(())
 }
 
 /// The key file must be the one the database was sealed with. A rotation interrupted after its

@@ -472,11 +472,23 @@ fn bad_database_input_is_one_sentence_and_exit_1() {
         stderr(&by_env)
     );
 
-    // The database was sealed with one key: a server with another refuses, writing nothing.
+    // The database was sealed with one key: a server with another refuses, and one with no
+    // key file is told to copy the fleet's, and makes none of its own.
     let url = backend::fresh_database();
     let mut first = Server::start_in(&temp.path().join("first"), &["--database", &url]);
     first.stop();
-    let said = refused_to_serve(&temp.path().join("other"), &url);
+    let keyless = temp.path().join("keyless");
+    let said = refused_to_serve(&keyless, &url);
+    assert!(said.contains("copy that key file"), "{said}");
+    assert!(!keyless.join("key").exists(), "no key of its own was made");
+    let other = temp.path().join("other");
+    let made = util::messages(&other)
+        .env_remove("MESSAGES_DATABASE")
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let said = refused_to_serve(&other, &url);
     assert!(
         said.contains("is not the key this database was encrypted with"),
         "{said}"
