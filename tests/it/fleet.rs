@@ -526,3 +526,43 @@ fn tls_to_the_database_is_checked_as_sslmode_says() {
     );
     assert!(said.contains("cannot connect"), "{said}");
 }
+
+/// Housekeeping takes its turn under an advisory lock: while one server holds it, another
+/// skips its round; once let go, the other gets it. (Two stores of this process stand for two
+/// servers: the lock is PostgreSQL's, per connection.)
+#[test]
+fn housekeeping_runs_on_one_server_at_a_time() {
+    if no_fleet() {
+        return;
+    }
+    use messages::store::{Location, Store};
+    let url = backend::fresh_database();
+    let location = Location::new(Path::new("unused"), Some(&url)).unwrap();
+    let (a, b) = (
+        Store::open_at(&location).unwrap(),
+        Store::open_at(&location).unwrap(),
+    );
+    let (inside, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        a.alone(|| {
+            inside.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(1)
+        })
+        .unwrap()
+    });
+    entered.recv().unwrap();
+    assert_eq!(
+        b.alone(|| Ok(2)).unwrap(),
+        None,
+        "the other server skips its turn"
+    );
+    release.send(()).unwrap();
+    assert_eq!(holder.join().unwrap(), Some(1));
+    assert_eq!(
+        b.alone(|| Ok(3)).unwrap(),
+        Some(3),
+        "and has it once let go"
+    );
+}
