@@ -1,5 +1,6 @@
 //! The architecture's boundaries, checked on the source rather than hoped for (the
-//! invariants of ARCHITECTURE.md): only `src/store/` names redb, only `src/http/` names
+//! invariants of ARCHITECTURE.md): only `src/store/` names redb or postgres (and the
+//! benchmark's `bin/bench/postgres.rs`, which makes its own database), only `src/http/` names
 //! rouille, `src/app/` and `src/store/` never name our `http` module or the commands, and
 //! `src/store/` never names `app`. A test fails naming the file, the line and the rule broken.
 //!
@@ -51,6 +52,11 @@ const RULES: &[Rule] = &[
         says: "only src/store/ may name redb",
         holds_for: |path| !path.starts_with("store/"),
         forbids: |name| is_external(name, "redb"),
+    },
+    Rule {
+        says: "only src/store/ (and the benchmark's own database) may name postgres",
+        holds_for: |path| !path.starts_with("store/") && path != "bin/bench/postgres.rs",
+        forbids: |name| is_external(name, "postgres") || is_external(name, "tokio_postgres_rustls"),
     },
     Rule {
         says: "only src/http/ may name rouille",
