@@ -103,24 +103,8 @@ macro_rules! big_endian {
         }
     )*};
 }
-big_endian!(u64, u128);
-
-/// Signed numbers are only values here, never keys: their bytes need not sort.
-impl Column for i64 {
-    type Redb = i64;
-    fn as_redb(&self) -> i64 {
-        *self
-    }
-    fn from_redb(value: i64) -> Self {
-        value
-    }
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_be_bytes());
-    }
-    fn take(input: &mut &[u8]) -> Result<Self> {
-        Ok(i64::from_be_bytes(take_array(input)?))
-    }
-}
+// Signed numbers are only values here, never keys: their bytes need not sort.
+big_endian!(u64, u128, i64);
 
 impl Column for bool {
     type Redb = bool;

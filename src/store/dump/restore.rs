@@ -27,22 +27,14 @@ pub fn restore_into(
         .set_cache_size(16 * 1024 * 1024)
         .create(target)
         .map_err(|e| file_error(format!("cannot create {}", target.display()), e))?;
-    let mut batch = Batch::default();
-    let mut n_rows = 0u64;
-    let summary = read_dump(
-        input,
-        |header| check_fingerprint(&header.key_fingerprint, expected_fingerprint),
-        |row| {
-            batch.push(row);
-            if batch.n_rows >= RESTORE_BATCH {
-                n_rows += batch.n_rows as u64;
-                std::mem::take(&mut batch).insert(&db, Durability::None)?;
-                progress(n_rows);
-            }
-            Ok(())
-        },
-    )?;
-    batch.insert(&db, Durability::Immediate)?;
+    let summary = read_batches(input, expected_fingerprint, progress, |batch, last| {
+        let durability = if last {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        batch.insert(&db, durability)
+    })?;
     check_restored(&db)?;
     drop(db);
     Ok(summary)
@@ -81,6 +73,25 @@ pub fn restore_into_pg(
     let tx = Tx {
         inner: TxInner::Pg(&session),
     };
+    let summary = read_batches(input, expected_fingerprint, progress, |batch, _| {
+        batch.store(&tx)
+    })?;
+    kinds::check_restored(&rx)?;
+    drop(rx);
+    let session = std::rc::Rc::try_unwrap(session)
+        .map_err(|_| Error::Internal("the restore's transaction is still shared".into()))?;
+    session.commit()?;
+    Ok(summary)
+}
+
+/// Reads and verifies a dump, handing its rows to `store` a batch of [`RESTORE_BATCH`] at a
+/// time (`last` is true for the final one, which may be empty) and reporting progress.
+fn read_batches(
+    input: impl BufRead,
+    expected_fingerprint: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+    mut store: impl FnMut(Batch, bool) -> Result<()>,
+) -> Result<Summary> {
     let mut batch = Batch::default();
     let mut n_rows = 0u64;
     let summary = read_dump(
@@ -90,18 +101,13 @@ pub fn restore_into_pg(
             batch.push(row);
             if batch.n_rows >= RESTORE_BATCH {
                 n_rows += batch.n_rows as u64;
-                std::mem::take(&mut batch).store(&tx)?;
+                store(std::mem::take(&mut batch), false)?;
                 progress(n_rows);
             }
             Ok(())
         },
     )?;
-    batch.store(&tx)?;
-    kinds::check_restored(&rx)?;
-    drop(rx);
-    let session = std::rc::Rc::try_unwrap(session)
-        .map_err(|_| Error::Internal("the restore's transaction is still shared".into()))?;
-    session.commit()?;
+    store(batch, true)?;
     Ok(summary)
 }
 
