@@ -11,25 +11,27 @@
 mod bench {
     pub mod disk;
     pub mod http;
+    pub mod instructions;
     pub mod live;
     pub mod live_phase;
     pub mod load;
     pub mod postgres;
     pub mod report;
+    pub mod scenarios;
     pub mod search;
     pub mod server;
     pub mod woosh;
 }
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 
-use bench::http::{Credentials, form, get, post};
+use bench::http::{Credentials, get};
 use bench::load::{self, Budget, Outcome, Scenario};
+use bench::scenarios;
 use bench::server::{self as srv, ServeOptions, Server};
 
 #[derive(Debug, Parser)]
@@ -76,6 +78,13 @@ struct Options {
     /// `postgres://postgres@127.0.0.1:5432/postgres`. Rows of that run start with "pg ".
     #[arg(long)]
     database: Option<String>,
+    /// Instead of the load run: instructions and allocations per request of the 1x scenarios,
+    /// the server under `valgrind --tool=callgrind` (see `bench/instructions.rs`).
+    #[arg(long)]
+    instructions: bool,
+    /// Measured requests per scenario with --instructions.
+    #[arg(long, default_value_t = 200)]
+    instruction_requests: u64,
 }
 
 const PIN: &str = "bench-pin-4711";
@@ -161,8 +170,13 @@ fn run(options: Options) -> anyhow::Result<()> {
         bench.budget.connections,
         work_dir.display()
     );
-    let outcome = bench.all();
-    bench.print();
+    let outcome = if bench.options.instructions {
+        bench.instructions_phase()
+    } else {
+        let outcome = bench.all();
+        bench.print();
+        outcome
+    };
     if keep {
         eprintln!("data kept in {}", work_dir.display());
     } else {
@@ -203,6 +217,17 @@ impl Bench {
         Ok(())
     }
 
+    /// `--instructions`: the 1x data, the server under callgrind, one table.
+    fn instructions_phase(&mut self) -> anyhow::Result<()> {
+        let data_dir = self.work_dir.join("data-instructions");
+        eprintln!("loading 1x data ({BASE_PER_USER} messages per user)...");
+        let (users, _) = bench::disk::load(&data_dir, 3 * BASE_PER_USER, None)?;
+        let requests = self.options.instruction_requests.max(1);
+        let rows = bench::instructions::measure(&self.binary, &data_dir, &users, PIN, requests)?;
+        bench::instructions::print(&rows);
+        Ok(())
+    }
+
     fn start_server(&self, data_dir: &Path) -> anyhow::Result<Server> {
         self.start_server_with(data_dir, &[])
     }
@@ -217,6 +242,7 @@ impl Bench {
             pin: PIN,
             threads: self.options.threads,
             extra: &extra,
+            under: &[],
         })
     }
 
@@ -275,15 +301,13 @@ impl Bench {
     /// The inbox's share of the `/healthz` rate from three short rounds of the two, one right
     /// after the other: on a shared machine the load from elsewhere drifts within a run, and
     /// a ratio of neighbours drifts less than one of two scenarios a minute apart.
-    fn alternating_inbox_ratio(&mut self, server: &Server, cookie: &str) {
+    fn alternating_inbox_ratio(&mut self, server: &Server, who: &Credentials) {
         eprintln!("  inbox / healthz, alternating rounds");
         let budget = Budget {
             duration: self.budget.duration.min(Duration::from_millis(1500)),
             ..self.budget
         };
-        let inbox_cookie = cookie.to_string();
-        let healthz = Scenario::new("healthz", 200, |_, _| get("/healthz", ""));
-        let inbox = Scenario::new("inbox", 200, move |_, _| get("/inbox", &inbox_cookie));
+        let (healthz, inbox) = (scenarios::healthz(), scenarios::inbox(who));
         let mut ratios = load::alternating_ratios(server.addr, &inbox, &healthz, budget, 3);
         ratios.sort_by(f64::total_cmp);
         if let Some(median) = ratios.get(ratios.len() / 2) {
@@ -318,12 +342,7 @@ impl Bench {
         let who = Credentials::sign_in(addr, &users)?;
         eprintln!("running 1x scenarios against {addr} (pid {})", server.pid());
 
-        self.scenario(
-            &server,
-            Scenario::new("GET /healthz", 200, |_, _| get("/healthz", "")),
-            true,
-            "",
-        );
+        self.scenario(&server, scenarios::healthz(), true, "");
         self.scenario(
             &server,
             Scenario::new("GET /login (page)", 200, |_, _| get("/login", "")),
@@ -338,54 +357,16 @@ impl Bench {
             true,
             "{bytes} B body, keep-alive",
         );
-        let cookie = who.cookie_header();
-        self.scenario(
-            &server,
-            Scenario::new("GET /inbox (50/page)", 200, move |_, _| {
-                get("/inbox", &cookie)
-            }),
-            true,
-            "{bytes} B",
-        );
-        if self.wanted("GET /healthz")
-            && self.wanted("GET /inbox (50/page)")
+        self.scenario(&server, scenarios::inbox(&who), true, "{bytes} B");
+        if self.wanted(scenarios::HEALTHZ)
+            && self.wanted(scenarios::INBOX)
             && self.on.database().is_none()
         {
-            self.alternating_inbox_ratio(&server, &who.cookie_header());
+            self.alternating_inbox_ratio(&server, &who);
         }
-        let cookie = who.cookie_header();
-        let ids = Arc::new(who.message_ids.clone());
-        self.scenario(
-            &server,
-            Scenario::new("GET /messages/{id}", 200, move |c, n| {
-                let id = &ids[(c + n as usize) % ids.len()];
-                get(&format!("/messages/{id}"), &cookie)
-            }),
-            true,
-            "{bytes} B",
-        );
-        let bearer = who.bearer_header();
-        self.scenario(
-            &server,
-            Scenario::new("API list inbox limit=50", 200, move |_, _| {
-                get("/api/v1/messages?box=inbox&limit=50", &bearer)
-            }),
-            true,
-            "{bytes} B",
-        );
-        let bearer = who.bearer_header();
-        let cursor = who.cursor.clone();
-        self.scenario(
-            &server,
-            Scenario::new("API poll since=cursor", 200, move |_, _| {
-                get(
-                    &format!("/api/v1/messages?box=inbox&since={cursor}"),
-                    &bearer,
-                )
-            }),
-            true,
-            "",
-        );
+        self.scenario(&server, scenarios::message_page(&who), true, "{bytes} B");
+        self.scenario(&server, scenarios::api_list(&who), true, "{bytes} B");
+        self.scenario(&server, scenarios::api_poll(&who), true, "");
 
         // Durable writes: measure the disk first, in the same run and on the same filesystem.
         let fsyncs = match self.figures.get("fsync") {
@@ -402,43 +383,11 @@ impl Bench {
             }
         };
 
-        let cookie = who.cookie_header();
-        let csrf = who.compose_csrf.clone();
-        let sent = self.scenario(
-            &server,
-            Scenario::new("POST /messages (form send)", 303, move |c, n| {
-                let title = format!("bench form {c}-{n}");
-                let body = form(&[
-                    ("to", "bob"),
-                    ("title", &title),
-                    ("body", "A message sent by the benchmark."),
-                    ("csrf_token", &csrf),
-                ]);
-                post(
-                    "/messages",
-                    &cookie,
-                    "application/x-www-form-urlencoded",
-                    &body,
-                )
-            }),
-            false,
-            "",
-        );
-        if let (Some(o), Some(row)) = (sent, self.rows.last_mut()) {
-            row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
-        }
-        let bearer = who.bearer_header();
-        let sent = self.scenario(
-            &server,
-            Scenario::new("API send", 201, move |c, n| {
-                let body = format!(r#"{{"to":"bob","title":"bench api {c}-{n}","body":"A message sent by the benchmark."}}"#);
-                post("/api/v1/messages", &bearer, "application/json", body.as_bytes())
-            }),
-            false,
-            "",
-        );
-        if let (Some(o), Some(row)) = (sent, self.rows.last_mut()) {
-            row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
+        for send in [scenarios::form_send(&who), scenarios::api_send(&who)] {
+            let sent = self.scenario(&server, send, false, "");
+            if let (Some(o), Some(row)) = (sent, self.rows.last_mut()) {
+                row.note = format!("{:.2} sends per fsync", o.rate() / fsyncs);
+            }
         }
         let hwm = server.hwm_kb();
         let stats = server.stop()?;

@@ -99,9 +99,9 @@ impl Bench {
         println!();
         println!("PostgreSQL beside the embedded store, same run (issue 15), informational only:");
         for name in [
-            "GET /inbox (50/page)",
-            "API list inbox limit=50",
-            "GET /messages/{id}",
+            super::scenarios::INBOX,
+            super::scenarios::API_LIST,
+            super::scenarios::MESSAGE,
         ] {
             if let (Some(pg), Some(embedded)) = (f(&format!("pg {name}")), f(name)) {
                 println!(
@@ -110,7 +110,7 @@ impl Bench {
                 );
             }
         }
-        for name in ["POST /messages (form send)", "API send"] {
+        for name in [super::scenarios::FORM_SEND, super::scenarios::API_SEND] {
             if let Some(rate) = f(&format!("pg {name}")) {
                 println!("  pg {name:<32} {rate:>6.0}/s   (target >= 1000/s)");
             }

@@ -1,5 +1,6 @@
 //! The benchmark's one table, and the targets printed beside its figures (never asserted).
 
+use crate::bench::scenarios::{API_LIST, API_SEND, FORM_SEND, HEALTHZ, INBOX, MESSAGE};
 use crate::{ALTERNATING, Bench, LIVE};
 
 impl Bench {
@@ -39,7 +40,7 @@ impl Bench {
         println!();
         println!("targets (issue 7), informational only:");
         let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-        if let Some(r) = ratio(f("GET /inbox (50/page)"), f("GET /healthz")) {
+        if let Some(r) = ratio(f(INBOX), f(HEALTHZ)) {
             println!(
                 "  inbox / healthz                  {:>6.0}%   (target >= 50%)",
                 r * 100.0
@@ -52,29 +53,23 @@ impl Bench {
                 self.alternating_rounds
             );
         }
-        if let Some(r) = ratio(f("GET /messages/{id}"), f("GET /healthz")) {
+        if let Some(r) = ratio(f(MESSAGE), f(HEALTHZ)) {
             println!("  message page / healthz           {:>6.0}%", r * 100.0);
         }
-        if let Some(r) = ratio(f("API list inbox limit=50"), f("GET /healthz")) {
+        if let Some(r) = ratio(f(API_LIST), f(HEALTHZ)) {
             println!("  API list / healthz               {:>6.0}%", r * 100.0);
         }
-        if let Some(r) = ratio(f("API send"), f("GET /healthz")) {
+        if let Some(r) = ratio(f(API_SEND), f(HEALTHZ)) {
             println!("  API send / healthz               {:>6.0}%", r * 100.0);
         }
         for factor in [10, 100] {
-            if let Some(r) = ratio(
-                f(&format!("GET /inbox at {factor}x")),
-                f("GET /inbox (50/page)"),
-            ) {
+            if let Some(r) = ratio(f(&format!("GET /inbox at {factor}x")), f(INBOX)) {
                 println!(
                     "  inbox at {factor:>3}x / 1x              {:>6.0}%   (target >= 80% at 100x)",
                     r * 100.0
                 );
             }
-            if let Some(r) = ratio(
-                f(&format!("API list at {factor}x")),
-                f("API list inbox limit=50"),
-            ) {
+            if let Some(r) = ratio(f(&format!("API list at {factor}x")), f(API_LIST)) {
                 println!(
                     "  API list at {factor:>3}x / 1x           {:>6.0}%   (target >= 80% at 100x)",
                     r * 100.0
@@ -82,7 +77,7 @@ impl Bench {
             }
         }
         if let Some(fsync) = f("fsync") {
-            for name in ["POST /messages (form send)", "API send"] {
+            for name in [FORM_SEND, API_SEND] {
                 if let Some(rate) = f(name) {
                     println!(
                         "  {name:<32} {rate:>6.0}/s = {:.2}x the fsync rate   (target >= 2x and >= 1000/s)",

@@ -144,13 +144,22 @@ pub struct ServeOptions<'a> {
     pub pin: &'a str,
     pub threads: Option<usize>,
     pub extra: &'a [String],
+    /// A program (and its arguments) to run the server under, e.g. valgrind; empty for none.
+    pub under: &'a [String],
 }
 
 pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
     let log_dir = options.data_dir.join("logs");
     let stderr_log = options.data_dir.join("server-stderr.log");
     let stderr = std::fs::File::create(&stderr_log)?;
-    let mut command = Command::new(options.binary);
+    let mut command = match options.under.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(options.binary);
+            command
+        }
+        None => Command::new(options.binary),
+    };
     command
         .arg("serve")
         .arg("--data-dir")
@@ -174,7 +183,10 @@ pub fn start(options: &ServeOptions<'_>) -> anyhow::Result<Server> {
     }
     let mut child = command
         .spawn()
-        .with_context(|| format!("cannot start {}", options.binary.display()))?;
+        .with_context(|| match options.under.first() {
+            Some(program) => format!("cannot start {program}"),
+            None => format!("cannot start {}", options.binary.display()),
+        })?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut first_line = String::new();
     let mut stdout = BufReader::new(stdout);
