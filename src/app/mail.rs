@@ -30,8 +30,8 @@ pub struct MessageView {
 #[derive(Debug, Clone)]
 pub struct Page {
     pub messages: Vec<MessageView>,
-    /// Pass as `before` to get the next (older) page; `None` at the end.
-    pub next_cursor: Option<u64>,
+    /// What the page lists (its `next_cursor` is the `before` of the next, older page).
+    pub listing: Listing,
     /// The newest message of this mailbox at the time of the call (0 when empty).
     pub cursor: u64,
 }
@@ -84,6 +84,21 @@ fn read_listing(
         more,
         unread: rx.unread_count(user.as_str())?,
     })
+}
+
+/// The newest position of `mailbox`, read with the `listing` of its page older than `before`:
+/// the newest page's first row is it (no second read).
+fn newest_seq(
+    rx: &Rx,
+    user: &Username,
+    mailbox: Mailbox,
+    before: Option<u64>,
+    listing: &Listing,
+) -> Result<u64> {
+    match before {
+        None => Ok(listing.positions.first().map_or(0, |p| p.seq)),
+        Some(_) => rx.newest_seq(user.as_str(), mailbox),
+    }
 }
 
 /// What arrived after a cursor, oldest first, and the new position.
@@ -241,24 +256,36 @@ impl App {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Page> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let (entries, more, cursor) = self.store.read(|rx| {
-            let (entries, more) = rx.mailbox_page(user.as_str(), mailbox, before, limit)?;
-            Ok((entries, more, rx.newest_seq(user.as_str(), mailbox)?))
+        let (listing, entries, cursor) = self.store.read(|rx| {
+            let listing = read_listing(rx, user, mailbox, before, limit)?;
+            let entries = rx.entries_at(&listing.positions)?;
+            let cursor = newest_seq(rx, user, mailbox, before, &listing)?;
+            Ok((listing, entries, cursor))
         })?;
-        let next_cursor = if more {
-            entries.last().map(|e| e.record.seq)
-        } else {
-            None
-        };
         let messages = entries
             .into_iter()
             .map(|e| self.open_entry(e))
             .collect::<Result<Vec<_>>>()?;
         Ok(Page {
             messages,
-            next_cursor,
+            listing,
             cursor,
+        })
+    }
+
+    /// What [`App::mailbox`] would list, and its cursor, from one snapshot, without reading
+    /// or opening a message: enough to tell whether a rendering of an earlier page still holds.
+    pub fn mailbox_listing(
+        &self,
+        user: &Username,
+        mailbox: Mailbox,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Listing, u64)> {
+        self.store.read(|rx| {
+            let listing = read_listing(rx, user, mailbox, before, limit)?;
+            let cursor = newest_seq(rx, user, mailbox, before, &listing)?;
+            Ok((listing, cursor))
         })
     }
 

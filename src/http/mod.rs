@@ -9,6 +9,7 @@
 pub mod api;
 pub mod assets;
 pub mod headers;
+mod listing_cache;
 pub mod pages;
 pub mod server;
 pub mod status;

@@ -285,7 +285,8 @@ where
     let from = from.map(|k| k.as_redb());
     let to = to.map(|k| k.as_redb());
     let range = table.range::<<K::Redb as Value>::SelfType<'_>>((from, to))?;
-    let mut rows = Vec::new();
+    // Room for a page of rows at once (a listing reads 51), without reserving a whole STEP.
+    let mut rows = Vec::with_capacity(limit.min(128));
     let mut push = |entry: std::result::Result<_, redb::StorageError>| -> Result<()> {
         let (key, value): (
             redb::AccessGuard<'_, K::Redb>,
@@ -334,7 +335,16 @@ impl Reading<'_> {
                     .map(|k| found.get(k).map(|v| from_bytes(v)).transpose())
                     .collect()
             }
-            _ => keys.iter().map(|k| self.get(table, k)).collect(),
+            // One open of the table for all the keys: opening a table looks it up in the
+            // file's table of tables, which costs more than the lookup of one small row.
+            Reading::Snapshot(txn) => {
+                let opened = txn.open_table(table.redb())?;
+                keys.iter().map(|k| get_in(&opened, k)).collect()
+            }
+            Reading::Writing(txn) => {
+                let opened = txn.open_table(table.redb())?;
+                keys.iter().map(|k| get_in(&opened, k)).collect()
+            }
         }
     }
 

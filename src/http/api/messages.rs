@@ -15,6 +15,7 @@ use crate::app::mail::{MAX_PAGE, MessageView};
 use crate::app::search::{Scope, SearchQuery};
 use crate::app::{App, Client};
 use crate::error::Error;
+use crate::http::listing_cache::{PageKey, Shape};
 use crate::model::{Mailbox, MessageId};
 
 const DEFAULT_PAGE: usize = 20;
@@ -66,7 +67,7 @@ fn list_of(views: Vec<MessageView>) -> Vec<MessageJson> {
 
 /// `GET /api/v1/messages?box=&limit=&cursor=`, `?box=&since=&limit=` or
 /// `?box=&q=&limit=&cursor=` (search).
-pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, Problem> {
+pub fn list(app: &App, api: &Api, request: &Request, caller: &Caller) -> Result<Response, Problem> {
     let query = Query::parse(request, &["box", "limit", "cursor", "since", "q"])?;
     let mailbox = match query.text("box") {
         None => Mailbox::Inbox,
@@ -117,15 +118,40 @@ pub fn list(app: &App, request: &Request, caller: &Caller) -> Result<Response, P
         ));
     }
     let limit = query.number("limit", 1, MAX_PAGE, DEFAULT_PAGE)?;
-    let page = app.mailbox(&caller.username, mailbox, before, limit)?;
-    Ok(json(
-        200,
-        &serde_json::json!({
-            "messages": list_of(page.messages),
-            "next_cursor": page.next_cursor.map(encode).transpose()?,
-            "cursor": encode(page.cursor)?,
-        }),
-    ))
+    let key = PageKey {
+        user: caller.username.to_string(),
+        mailbox,
+        before,
+        shape: Shape::Json { limit },
+    };
+    // The list of an unchanged page is reused (see `listing_cache`); the cursors are sealed
+    // afresh around it, from the same snapshot as the listing it was compared with.
+    let (listing, cursor) = app.mailbox_listing(&caller.username, mailbox, before, limit)?;
+    let (listing, cursor, list) = match api.listings.get(&key, &listing) {
+        Some(kept) => (listing, cursor, kept),
+        None => {
+            let page = app.mailbox(&caller.username, mailbox, before, limit)?;
+            let text = serde_json::to_string(&list_of(page.messages))
+                .map_err(|e| Problem::from(Error::Internal(format!("json: {e}"))))?;
+            let kept = api.listings.put_whole(key, page.listing.clone(), text);
+            (page.listing, page.cursor, kept)
+        }
+    };
+    let token = |seq: u64| -> Result<String, Problem> {
+        Ok(serde_json::Value::String(encode(seq)?).to_string())
+    };
+    let next_cursor = match listing.next_cursor() {
+        Some(seq) => token(seq)?,
+        None => "null".to_string(),
+    };
+    // The list is kept as text, so the answer is written around it (keys in the order the
+    // API has always written them).
+    let body = format!(
+        r#"{{"cursor":{},"messages":{},"next_cursor":{next_cursor}}}"#,
+        token(cursor)?,
+        list.whole()
+    );
+    Ok(Response::from_data("application/json", body).with_status_code(200))
 }
 
 /// `POST /api/v1/messages`: 201 with the new message and its `Location`.

@@ -20,13 +20,16 @@ mod users;
 use rouille::{Request, Response};
 use serde::Serialize;
 
+use super::listing_cache::ListingCache;
 use super::{Ctx, Web};
 use problem::Problem;
 
-/// What the API builds once at start: compiled schemas and the served OpenAPI document.
+/// What the API builds once at start: compiled schemas, the served OpenAPI document, and
+/// the mailbox lists kept for reuse (`listing_cache`).
 pub struct Api {
     schemas: schema::Schemas,
     openapi: Vec<u8>,
+    listings: ListingCache,
 }
 
 impl Api {
@@ -34,6 +37,7 @@ impl Api {
         Ok(Api {
             schemas: schema::Schemas::compile()?,
             openapi: openapi::document()?,
+            listings: ListingCache::new()?,
         })
     }
 }
@@ -166,7 +170,7 @@ fn dispatch(
         (Route::Me, _) => users::me(app, &caller),
         (Route::MeKey, _) => users::put_key(app, api, request, &caller),
         (Route::Messages, "POST") => messages::send(app, api, request, &caller),
-        (Route::Messages, _) => messages::list(app, request, &caller),
+        (Route::Messages, _) => messages::list(app, api, request, &caller),
         (Route::Message(id), "DELETE") => messages::delete(app, &caller, id, client),
         (Route::Message(id), _) => messages::read(app, &caller, id),
         (Route::SecurityQuestions | Route::OpenApi, _) => Err(Problem::internal(

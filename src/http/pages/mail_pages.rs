@@ -6,10 +6,10 @@ use minijinja::{Value, context};
 use rouille::Response;
 
 use super::forms::{self, FieldErrors};
-use super::listing_cache::PageKey;
 use super::session;
 use super::{Call, member, member_form, member_page, templates};
 use crate::app::mail::{MessageView, PageListing};
+use crate::http::listing_cache::{PageKey, Shape};
 use crate::http::status::Answer;
 use crate::model::{Mailbox, MessageId};
 
@@ -70,8 +70,10 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         user: session.username.to_string(),
         mailbox,
         before,
-        notice: done_notice(call),
-        day: now.unix_timestamp().div_euclid(86_400),
+        shape: Shape::Page {
+            notice: done_notice(call),
+            day: now.unix_timestamp().div_euclid(86_400),
+        },
     };
     let listings = &call.web.pages.listings;
     if let Some(page) = listings.get(&key, &listing) {
@@ -91,7 +93,7 @@ pub fn mailbox(call: &Call<'_>, mailbox: Mailbox) -> Response {
         messages => rows,
         next_cursor,
         older_page => before.is_some(),
-        notice => key.notice,
+        notice => done_notice(call),
         // Only the newest page follows the mailbox live; an older page keeps its rows.
         live_box => if before.is_none() { mailbox.as_str() } else { "" },
         live_etag => if before.is_none() {

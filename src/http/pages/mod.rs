@@ -10,7 +10,6 @@
 mod account;
 mod auth_pages;
 pub(crate) mod forms;
-mod listing_cache;
 mod live;
 mod mail_pages;
 mod meter;
@@ -34,7 +33,7 @@ pub struct Pages {
     /// The live poll's per-session limit (`live::PER_MINUTE`).
     live_throttle: Throttle,
     /// Rendered inbox and sent pages, reused while their listing is unchanged.
-    listings: listing_cache::ListingCache,
+    listings: crate::http::listing_cache::ListingCache,
 }
 
 impl Pages {
@@ -51,7 +50,7 @@ impl Pages {
             templates: templates::Templates::new()?,
             meter_throttle,
             live_throttle,
-            listings: listing_cache::ListingCache::new()?,
+            listings: crate::http::listing_cache::ListingCache::new()?,
         })
     }
 

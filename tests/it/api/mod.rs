@@ -11,6 +11,7 @@ mod access;
 mod content;
 mod endpoints;
 mod mailboxes;
+mod reuse;
 mod search;
 mod unicode;
 

@@ -1,18 +1,21 @@
-//! Rendered inbox and sent pages kept for reuse, so reloading an unchanged mailbox costs an
-//! index read instead of fifty record reads, fifty decryptions and a template render. Nothing
-//! here touches the store, and nothing is served from here unless its inputs were compared.
+//! Rendered mailbox listings kept for reuse: the inbox and sent pages (HTML) and the API's
+//! lists (JSON), so asking again for an unchanged mailbox costs an index read instead of
+//! fifty record reads, fifty decryptions and a render. Nothing here touches the store, and
+//! nothing is served from here unless its inputs were compared.
 //!
-//! A listing page is a function of: the member, the mailbox, the `before` position, the notice
-//! shown above the list, the UTC day (a row's time prints shorter when it is today), and the
-//! [`Listing`]: each listed message's seq, id and read mark, whether older ones remain, and the
-//! unread count. A stored message's title, participants and time never change, so the listing
-//! names every row. A page is kept under the exact values of all of those (no hash, so no
-//! collision can hand one member a page made for another) and is used only when a fresh read of
-//! the listing equals the one it was rendered from.
+//! A listing page is a function of: the member, the mailbox, the `before` position, its
+//! [`Shape`] (for a page, the notice shown above the list and the UTC day, since a row's time
+//! prints shorter when it is today; for the API, the page size), and the [`Listing`]: each
+//! listed message's seq, id and read mark, whether older ones remain, and the unread count. A
+//! stored message's title, participants and time never change, so the listing names every
+//! row. A rendering is kept under the exact values of all of those (no hash, so no collision
+//! can hand one member a page made for another) and is used only when a fresh read of the
+//! listing equals the one it was rendered from.
 //!
-//! The one part that belongs to a session, the CSRF token of the logout form, is not kept: the
-//! page is rendered with a per-process random marker in its place and stored in pieces around
-//! it, and each response joins the pieces with its own session's token.
+//! Nothing that belongs to a session or a client is kept. The CSRF token of a page's logout
+//! form is rendered as a per-process random marker and stored in pieces around it, and each
+//! response joins the pieces with its own session's token; the API's cursors are not part of
+//! what is kept (each answer seals its own around the kept list).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,18 +26,26 @@ use crate::model::Mailbox;
 /// Rendered bytes kept at most; the least recently used pages go first beyond this.
 const BUDGET_BYTES: usize = 4 * 1024 * 1024;
 
-/// What a page is kept under, besides the listing it is compared against.
+/// What a rendering is kept under, besides the listing it is compared against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageKey {
     pub user: String,
     pub mailbox: Mailbox,
     pub before: Option<u64>,
-    pub notice: &'static str,
-    /// Days since the Unix epoch, UTC.
-    pub day: i64,
+    pub shape: Shape,
 }
 
-/// A rendered page in pieces; the session's CSRF token goes between consecutive pieces.
+/// What else a rendering depends on, by its form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// A web page: its notice and the day, in days since the Unix epoch (UTC).
+    Page { notice: &'static str, day: i64 },
+    /// The API's `messages` array of at most `limit` messages (times in full, any day).
+    Json { limit: usize },
+}
+
+/// A rendering in pieces; the session's CSRF token goes between consecutive pieces (a JSON
+/// list is one piece).
 pub struct Rendered {
     pieces: Vec<String>,
 }
@@ -52,6 +63,11 @@ impl Rendered {
             html.push_str(piece);
         }
         html
+    }
+
+    /// The rendering as [`ListingCache::put_whole`] kept it.
+    pub fn whole(&self) -> &str {
+        self.pieces.first().map_or("", String::as_str)
     }
 
     fn bytes(&self) -> usize {
@@ -110,12 +126,17 @@ impl ListingCache {
     /// Keeps `html` (rendered with [`ListingCache::marker`] for the token) under `key` and
     /// `listing`, and returns it in pieces.
     pub fn put(&self, key: PageKey, listing: Listing, html: &str) -> Arc<Rendered> {
-        let page = Arc::new(Rendered {
-            pieces: html
-                .split(self.marker.as_str())
-                .map(str::to_owned)
-                .collect(),
-        });
+        let pieces = html.split(self.marker.as_str()).map(str::to_owned);
+        self.keep(key, listing, pieces.collect())
+    }
+
+    /// Keeps `text`, which has no token in it, whole (a JSON list: no marker is looked for).
+    pub fn put_whole(&self, key: PageKey, listing: Listing, text: String) -> Arc<Rendered> {
+        self.keep(key, listing, vec![text])
+    }
+
+    fn keep(&self, key: PageKey, listing: Listing, pieces: Vec<String>) -> Arc<Rendered> {
+        let page = Arc::new(Rendered { pieces });
         let size =
             page.bytes() + key.user.len() + std::mem::size_of_val(listing.positions.as_slice());
         if size > BUDGET_BYTES / 4 {
@@ -173,8 +194,10 @@ mod tests {
             user: user.into(),
             mailbox: Mailbox::Inbox,
             before: None,
-            notice: "",
-            day: 20_000,
+            shape: Shape::Page {
+                notice: "",
+                day: 20_000,
+            },
         }
     }
 
